@@ -1,0 +1,181 @@
+//! Recognises what one source record is (which table, which dialect) from its fields, never
+//! from the file name, and turns it into a normalised [`Record`].
+
+mod audit;
+mod mailbox;
+mod message_trace;
+mod risk;
+mod signin;
+
+use serde_json::{Map, Value};
+
+use crate::fields::{Fields, expand_json_strings};
+use crate::schema::Record;
+
+/// The export dialect a record was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dialect {
+    /// Microsoft Graph JSON (v1.0 or beta): camelCase objects.
+    Graph,
+    /// Azure Monitor diagnostic-settings records: `category` and `properties`.
+    AzureMonitor,
+    /// Log Analytics / Sentinel export (CSV or JSON): PascalCase columns.
+    LogAnalytics,
+    /// CSV downloaded from the Entra admin portal.
+    EntraPortal,
+    /// Purview Unified Audit Log (CSV with `AuditData`, or the AuditData JSON itself).
+    PurviewUal,
+    /// Exchange Online message trace (Get-MessageTrace or historical search CSV).
+    MessageTrace,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Graph => "graph",
+            Dialect::AzureMonitor => "azure_monitor",
+            Dialect::LogAnalytics => "log_analytics",
+            Dialect::EntraPortal => "entra_portal",
+            Dialect::PurviewUal => "purview_ual",
+            Dialect::MessageTrace => "message_trace",
+        }
+    }
+}
+
+/// What became of one source record.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Normalised (message trace rows with several recipients give several records).
+    Records(Vec<Record>),
+    /// Not a kind of record Sleuth reads; says what it looked like.
+    Unrecognised(String),
+    /// A record of a known kind that cannot be used, and why.
+    Invalid(String),
+}
+
+/// Where a record came from, stamped on every row.
+pub(crate) struct Origin<'a> {
+    pub source_file: &'a str,
+    pub raw: &'a str,
+}
+
+/// Normalises one source record (a JSON object, or a CSV row turned into one).
+pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -> Outcome {
+    expand_json_strings(&mut object);
+    let origin = Origin { source_file, raw };
+
+    // Azure Monitor diagnostic record: the envelope names the log in `category`.
+    if let Some(Value::Object(properties)) = object.get("properties")
+        && let Some(category) = object.get("category").and_then(Value::as_str)
+    {
+        let mut properties = properties.clone();
+        expand_json_strings(&mut properties);
+        let f = Fields::with_fallback(&properties, &object);
+        let d = Dialect::AzureMonitor;
+        return match category.to_ascii_lowercase().as_str() {
+            "signinlogs" => signin::normalise(f, d, Some(true), &origin),
+            "noninteractiveusersigninlogs" => signin::normalise(f, d, Some(false), &origin),
+            "auditlogs" => audit::normalise(f, d, &origin),
+            "userriskevents" | "riskdetections" => risk::detection(f, d, &origin),
+            "riskyusers" => risk::risky_user(f, d, &origin),
+            other => Outcome::Unrecognised(format!("Azure Monitor record of category {other:?}, which Sleuth does not read")),
+        };
+    }
+
+    // Purview UAL CSV row: the record is the AuditData JSON, the columns are a fallback.
+    if let Some(audit_data) = object.get("AuditData") {
+        let Value::Object(inner) = audit_data else {
+            return Outcome::Invalid("AuditData column is not a JSON object".into());
+        };
+        let mut inner = inner.clone();
+        expand_json_strings(&mut inner);
+        return mailbox::normalise(Fields::with_fallback(&inner, &object), Dialect::PurviewUal, &origin);
+    }
+
+    let f = Fields::new(&object);
+    let kind = f.text(&["Type"]).unwrap_or_default();
+    let camel = ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
+        .iter()
+        .any(|k| object.contains_key(*k));
+    let dialect = if camel { Dialect::Graph } else { Dialect::LogAnalytics };
+
+    if f.value(&["riskEventType", "RiskEventType"]).is_some() {
+        return risk::detection(f, dialect, &origin);
+    }
+    if f.value(&["riskLastUpdatedDateTime", "RiskLastUpdatedDateTime"]).is_some() {
+        return risk::risky_user(f, dialect, &origin);
+    }
+    if f.value(&["origin_timestamp_utc", "Received", "date_time_utc"]).is_some()
+        && f.value(&["sender_address", "SenderAddress"]).is_some()
+    {
+        return message_trace::normalise(f, &origin);
+    }
+    if f.value(&["Operation", "Operations"]).is_some()
+        && f.value(&["CreationTime", "CreationDate", "OfficeWorkload", "Workload", "RecordType"]).is_some()
+    {
+        let d = if object.contains_key("OfficeWorkload") || kind == "OfficeActivity" {
+            Dialect::LogAnalytics
+        } else {
+            Dialect::PurviewUal
+        };
+        return mailbox::normalise(f, d, &origin);
+    }
+    if f.value(&["activityDisplayName", "ActivityDisplayName"]).is_some()
+        || (f.has("OperationName") && f.value(&["TargetResources", "InitiatedBy"]).is_some())
+    {
+        return audit::normalise(f, dialect, &origin);
+    }
+    let has_user = f.value(&["userPrincipalName", "UserPrincipalName", "userId", "UserId"]).is_some();
+    let has_app = f.value(&["appDisplayName", "AppDisplayName", "appId", "AppId"]).is_some();
+    let has_result = f.value(&["createdDateTime", "CreatedDateTime", "TimeGenerated", "ResultType", "status", "Status"]).is_some();
+    if has_user && has_app && has_result {
+        let hint = match kind.as_str() {
+            "AADNonInteractiveUserSignInLogs" => Some(false),
+            "SigninLogs" => Some(true),
+            _ => None,
+        };
+        return signin::normalise(f, dialect, hint, &origin);
+    }
+    if f.has("Date (UTC)") {
+        if f.value(&["Request ID", "Sign-in error code", "Application"]).is_some() {
+            return signin::normalise(f, Dialect::EntraPortal, None, &origin);
+        }
+        if f.has("Activity") {
+            return audit::normalise(f, Dialect::EntraPortal, &origin);
+        }
+    }
+    Outcome::Unrecognised(describe(&object))
+}
+
+/// A short description of an unrecognised record, naming a few of its fields.
+fn describe(object: &Map<String, Value>) -> String {
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).take(6).collect();
+    if object.len() > keys.len() {
+        keys.push("...");
+    }
+    format!("not a sign-in, audit, risk, unified audit or message trace record (fields: {})", keys.join(", "))
+}
+
+/// A stable id for records that carry none: 128 bits of FNV-1a over the raw record.
+pub(crate) fn derived_id(raw: &str) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for byte in raw.bytes() {
+        a = (a ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+    }
+    format!("derived:{a:016x}{b:016x}")
+}
+
+/// The normalisers' common failure: a record of a known kind without an id or a time.
+pub(crate) fn require<T>(value: Option<T>, what: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing or unreadable {what}"))
+}
+
+/// Wraps a normaliser's result.
+pub(crate) fn outcome(result: Result<Record, String>) -> Outcome {
+    match result {
+        Ok(r) => Outcome::Records(vec![r]),
+        Err(e) => Outcome::Invalid(e),
+    }
+}

@@ -1,0 +1,274 @@
+//! Reading files: finds the files under the paths given, opens archives, decodes text,
+//! recognises JSON or CSV from the content, and hands every record to the normaliser. Each
+//! file gets a [`FileReport`] that accounts for every record: normalised, invalid (with file,
+//! position and reason) or unrecognised.
+
+mod csv;
+mod decode;
+mod json;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub use json::Position;
+use json::Item;
+
+use crate::normalise::{Outcome, normalise};
+use crate::schema::{Record, Table};
+
+/// How many problems a report keeps in full; the counts are always complete.
+pub const MAX_PROBLEMS: usize = 20;
+
+/// The text format of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// A record that could not be used, and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub position: Position,
+    pub reason: String,
+}
+
+/// What came of one file (or one member of an archive).
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    /// The file's path; archive members as `archive.zip!member`.
+    pub name: String,
+    pub format: Option<Format>,
+    /// What was unwrapped to get at the text (gzip, UTF-16 ...).
+    pub encoding: Vec<&'static str>,
+    /// Normalised records per table.
+    pub records: BTreeMap<Table, u64>,
+    /// Records of a known kind that could not be used.
+    pub invalid: u64,
+    /// Records that are not of a kind Sleuth reads.
+    pub unrecognised: u64,
+    /// Records kept although they carry no readable time (they sort last and escape time
+    /// windows, so the summary says so).
+    pub without_time: u64,
+    /// The first [`MAX_PROBLEMS`] invalid or unrecognised records.
+    pub problems: Vec<Problem>,
+    /// Set when the file could not be read, or could be read only up to some point.
+    pub error: Option<String>,
+    /// Set when the file as a whole is not an export (binary, prose ...), and why.
+    pub not_an_export: Option<String>,
+}
+
+/// The verdict on a file, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Every record was read.
+    Ok,
+    /// Some records were read, some were not (see the problems and error).
+    Partial,
+    /// Nothing in the file is a record Sleuth reads.
+    Unrecognised,
+    /// The file holds records of known kinds, but none could be used.
+    Failed,
+    /// The file holds no records at all.
+    Empty,
+    /// The file could not be read.
+    Unreadable,
+}
+
+impl FileReport {
+    fn new(name: String) -> Self {
+        FileReport { name, ..Default::default() }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.records.values().sum()
+    }
+
+    pub fn status(&self) -> FileStatus {
+        if self.not_an_export.is_some() {
+            return FileStatus::Unrecognised;
+        }
+        let bad = self.invalid + self.unrecognised;
+        match (self.total(), bad, self.error.is_some()) {
+            (0, 0, true) => FileStatus::Unreadable,
+            (0, 0, false) => FileStatus::Empty,
+            (0, _, _) if self.invalid == 0 => FileStatus::Unrecognised,
+            (0, _, _) => FileStatus::Failed,
+            (_, 0, false) => FileStatus::Ok,
+            _ => FileStatus::Partial,
+        }
+    }
+
+    fn problem(&mut self, position: Position, reason: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Problem { position, reason });
+        }
+    }
+
+    fn take(&mut self, object: Map<String, Value>, raw: &str, at: Position, sink: &mut dyn FnMut(Record)) {
+        match normalise(object, &self.name, raw) {
+            Outcome::Records(records) => {
+                for record in records {
+                    if record.time().is_none() {
+                        self.without_time += 1;
+                        if self.without_time == 1 {
+                            self.problem(at, format!("kept without a time: no readable timestamp in this {} record", record.table()));
+                        }
+                    }
+                    *self.records.entry(record.table()).or_default() += 1;
+                    sink(record);
+                }
+            }
+            Outcome::Invalid(reason) => {
+                self.invalid += 1;
+                self.problem(at, reason);
+            }
+            Outcome::Unrecognised(reason) => {
+                self.unrecognised += 1;
+                if self.unrecognised == 1 {
+                    self.problem(at, reason);
+                }
+            }
+        }
+    }
+}
+
+/// Every file under `paths` (files as given, folders recursively), sorted, so that ingest
+/// order and hence its results are deterministic. Hidden entries and Sleuth stores are skipped.
+pub fn files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        if meta.is_dir() {
+            walk(path, &mut out)?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    if dir.join("_sleuth").is_dir() {
+        return Ok(()); // a store, not an export
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, out)?;
+        } else {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file from disk, opening zip archives member by member.
+pub fn read_path(path: &Path, sink: &mut dyn FnMut(Record)) -> Vec<FileReport> {
+    let name = path.display().to_string();
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return vec![unreadable(name, e.to_string())],
+    };
+    let mut magic = [0u8; 4];
+    let is_zip = file.read_exact(&mut magic).is_ok() && magic == decode::ZIP_MAGIC;
+    if let Err(e) = io::Seek::rewind(&mut file) {
+        return vec![unreadable(name, e.to_string())];
+    }
+    if !is_zip {
+        return vec![read_stream(&name, file, sink)];
+    }
+    let mut archive = match zip::ZipArchive::new(file) {
+        Ok(a) => a,
+        Err(e) => return vec![unreadable(name, format!("unreadable zip archive: {e}"))],
+    };
+    let mut reports = Vec::new();
+    for i in 0..archive.len() {
+        match archive.by_index(i) {
+            Ok(member) if member.is_dir() => {}
+            Ok(member) => {
+                let member_name = format!("{name}!{}", member.name());
+                reports.push(read_stream(&member_name, member, sink));
+            }
+            Err(e) => reports.push(unreadable(format!("{name}!#{i}"), format!("unreadable zip member: {e}"))),
+        }
+    }
+    reports
+}
+
+fn unreadable(name: String, error: String) -> FileReport {
+    FileReport { error: Some(error), ..FileReport::new(name) }
+}
+
+/// Reads one stream of any supported format and encoding. `name` is used in reports and
+/// stamped on every record as its source file.
+pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) -> FileReport {
+    let mut report = FileReport::new(name.to_string());
+    let (mut text, encoding) = match decode::text(reader) {
+        Ok(t) => t,
+        Err(e) => return unreadable(name.to_string(), e.to_string()),
+    };
+    report.encoding = encoding;
+    let head = match first_bytes(&mut text) {
+        Ok(h) => h,
+        Err(e) => return unreadable(name.to_string(), e.to_string()),
+    };
+    let Some(&first) = head.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return report; // empty
+    };
+    if head.contains(&0) || (std::str::from_utf8(&head).is_err() && std::str::from_utf8(&head[..head.len().saturating_sub(3)]).is_err()) {
+        report.not_an_export = Some("binary content, not a text export".into());
+        return report;
+    }
+    let format = if first == b'{' || first == b'[' { Format::Json } else { Format::Csv };
+    report.format = Some(format);
+    let mut handle = |item: Item| match item {
+        Item::Record(text, at) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => report.take(object, text, at, sink),
+            Ok(_) => {
+                report.invalid += 1;
+                report.problem(at, "a JSON value that is not an object".into());
+            }
+            Err(e) => {
+                report.invalid += 1;
+                report.problem(at, format!("invalid JSON: {e}"));
+            }
+        },
+        Item::Row(object, at) => {
+            let raw = serde_json::to_string(&object).unwrap_or_default();
+            report.take(object, &raw, at, sink);
+        }
+        Item::Bad(reason, at) => {
+            report.invalid += 1;
+            report.problem(at, reason);
+        }
+    };
+    let result = match format {
+        Format::Json => json::read(text, &mut handle),
+        Format::Csv => csv::read(text, &mut handle),
+    };
+    match result {
+        Err(e) if e == csv::NOT_CSV => {
+            report.format = None;
+            report.not_an_export = Some(e);
+        }
+        Err(e) => report.error = Some(e),
+        Ok(()) => {}
+    }
+    report
+}
+
+/// Up to 8 KiB of the start of the text, not consumed.
+fn first_bytes(reader: &mut Box<dyn BufRead + '_>) -> io::Result<Vec<u8>> {
+    let buf = reader.fill_buf()?;
+    Ok(buf[..buf.len().min(8192)].to_vec())
+}
