@@ -144,6 +144,9 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
             return audit::normalise(f, Dialect::EntraPortal, &origin);
         }
     }
+    if object.contains_key("sleuth_demo_manifest") {
+        return Outcome::Unrecognised("the demo tenant's manifest (the stories' answers), not a log export".into());
+    }
     Outcome::Unrecognised(describe(&object))
 }
 

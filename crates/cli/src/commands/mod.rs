@@ -1,0 +1,46 @@
+//! The subcommands, one file each.
+
+mod demo;
+mod ingest;
+mod sql;
+mod tables;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sleuth detects and investigates identity compromise in Microsoft Entra ID and Microsoft 365
+/// from the logs a tenant already exports: sign-ins, directory audits, risk detections, the
+/// unified audit log and message trace, in any of the dialects Microsoft and the collection
+/// tools write.
+///
+/// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
+/// load exports, then `sleuth tables` and `sleuth sql` to look around.
+#[derive(Debug, Parser)]
+#[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Demo(demo::DemoArgs),
+    Ingest(ingest::IngestArgs),
+    Sql(sql::SqlArgs),
+    Tables(tables::TablesArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::Sql(args) => sql::run(args),
+        Command::Tables(args) => tables::run(args),
+    }
+}
+
+/// The tokio runtime for the commands that query (DataFusion is async).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

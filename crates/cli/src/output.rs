@@ -1,0 +1,205 @@
+//! Presenting query results: tables for people, JSON and CSV for tools. Every string may come
+//! from a log and is attacker-controlled: control characters are escaped before they reach a
+//! terminal, and CSV cells that a spreadsheet would evaluate as formulas are neutralised.
+
+use std::io::{self, Write};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Longest cell shown in a table; the rest is elided (use json or csv for everything).
+const MAX_CELL: usize = 60;
+
+pub fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
+    let Some(first) = batches.first() else {
+        if format == OutputFormat::Json {
+            writeln!(out, "[]")?;
+        } else {
+            writeln!(out, "(no rows)")?;
+        }
+        return Ok(());
+    };
+    let names: Vec<String> = first.schema().fields().iter().map(|f| f.name().clone()).collect();
+    match format {
+        OutputFormat::Table => write_table(&names, batches, out),
+        OutputFormat::Csv => write_csv(&names, batches, out),
+        OutputFormat::Json => write_json(&names, batches, out),
+    }
+}
+
+fn text_cells(column: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
+    let options = FormatOptions::default().with_null("");
+    let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+    Ok((0..column.len()).map(|i| column.is_valid(i).then(|| formatter.value(i).to_string())).collect())
+}
+
+fn write_table(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for batch in batches {
+        let columns: Vec<Vec<Option<String>>> = batch.columns().iter().map(text_cells).collect::<Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            rows.push(columns.iter().map(|c| shorten(&terminal_safe(c[i].as_deref().unwrap_or("")))).collect());
+        }
+    }
+    let header: Vec<String> = names.iter().map(|n| terminal_safe(n)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |out: &mut dyn Write, cells: &[String]| -> io::Result<()> {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        writeln!(out, "| {} |", padded.join(" | "))
+    };
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(out, &header)?;
+    writeln!(out, "|-{}-|", rule.join("-+-"))?;
+    for row in &rows {
+        line(out, row)?;
+    }
+    writeln!(out, "({} rows)", rows.len())?;
+    Ok(())
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= MAX_CELL {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(MAX_CELL - 1).collect();
+    t.push('…');
+    t
+}
+
+fn write_csv(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(names.iter().map(|n| neutralise_formula(n)))?;
+    for batch in batches {
+        let textual: Vec<bool> = batch.columns().iter().map(|c| !c.data_type().is_numeric()).collect();
+        let columns: Vec<Vec<Option<String>>> = batch.columns().iter().map(text_cells).collect::<Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            let record = columns.iter().zip(&textual).map(|(c, text)| {
+                let v = c[i].clone().unwrap_or_default();
+                if *text { neutralise_formula(&v) } else { v }
+            });
+            csv.write_record(record)?;
+        }
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "[")?;
+    let mut first = true;
+    for batch in batches {
+        let columns: Vec<Vec<Value>> = batch.columns().iter().map(json_values).collect::<Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            let object: serde_json::Map<String, Value> = names.iter().cloned().zip(columns.iter().map(|c| c[i].clone())).collect();
+            if !first {
+                writeln!(out, ",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, &object)?;
+        }
+    }
+    writeln!(out, "\n]")?;
+    Ok(())
+}
+
+/// Typed JSON values: numbers stay numbers, booleans booleans, lists arrays.
+fn json_values(column: &ArrayRef) -> anyhow::Result<Vec<Value>> {
+    let n = column.len();
+    let values = match column.data_type() {
+        DataType::Boolean => {
+            let a = column.as_boolean();
+            (0..n).map(|i| if a.is_valid(i) { Value::Bool(a.value(i)) } else { Value::Null }).collect()
+        }
+        t if t.is_integer() => {
+            let cast = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
+            let a = cast.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            (0..n).map(|i| if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null }).collect()
+        }
+        t if t.is_floating() => {
+            let cast = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
+            let a = cast.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            (0..n)
+                .map(|i| if a.is_valid(i) { serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number) } else { Value::Null })
+                .collect()
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let list = datafusion::arrow::compute::cast(column, &DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new("item", DataType::Utf8, true))))?;
+            let list = list.as_list::<i32>();
+            (0..n)
+                .map(|i| {
+                    if list.is_valid(i) {
+                        json_values(&list.value(i)).map(Value::Array)
+                    } else {
+                        Ok(Value::Null)
+                    }
+                })
+                .collect::<anyhow::Result<_>>()?
+        }
+        _ => text_cells(column)?.into_iter().map(|c| c.map_or(Value::Null, Value::String)).collect(),
+    };
+    Ok(values)
+}
+
+/// Escapes control characters (ANSI escape sequences, carriage returns, NULs ...) so that a
+/// log value cannot drive the terminal.
+pub fn terminal_safe(s: &str) -> String {
+    if !s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| if c.is_control() || is_bidi_control(c) { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// Bidirectional overrides reorder what a terminal shows (trojan-source style).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// A CSV cell starting with `=`, `+`, `-`, `@`, tab or carriage return is run as a formula by
+/// spreadsheets; a leading apostrophe makes it text (OWASP's CSV injection advice).
+pub fn neutralise_formula(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+/// `sleuth sql ... | head` closes the pipe early: that is not an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+        || e.chain().any(|cause| cause.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_plain_text_is_not() {
+        assert_eq!(neutralise_formula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise_formula("-2+3"), "'-2+3");
+        assert_eq!(neutralise_formula("node-fetch/1.0"), "node-fetch/1.0");
+    }
+
+    #[test]
+    fn control_characters_cannot_reach_the_terminal() {
+        assert_eq!(terminal_safe("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(terminal_safe("x\ry"), "x\\ry");
+        assert_eq!(terminal_safe("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(terminal_safe("plain"), "plain");
+    }
+}

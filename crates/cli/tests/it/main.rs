@@ -1,0 +1,10 @@
+//! Integration tests: the real `sleuth` binary on real-format data, in temporary folders.
+//! One test binary for the whole CLI (DataFusion links slowly), one module per capability.
+
+mod bad_input;
+mod cli;
+mod demo;
+mod dialects;
+mod samples;
+mod store;
+mod support;

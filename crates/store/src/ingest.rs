@@ -1,0 +1,238 @@
+//! One ingest: records go into new Parquet files, duplicates (by record id, per table) are
+//! dropped, and [`Ingest::commit`] publishes the files in one atomic manifest update. An ingest
+//! that is dropped or killed before its commit leaves the store as it was; its files are
+//! orphans that the next ingest removes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use sleuth_ingest::{Record, Table};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::columns::BatchBuilder;
+use crate::manifest::{DataFile, Manifest, sync_dir};
+use crate::{Store, StoreError, crash_point};
+
+/// Rows per Arrow batch (and Parquet row group granule): bounds the memory of an ingest.
+const BATCH_ROWS: usize = 8192;
+/// Rows per Parquet file before a new one is started.
+const FILE_ROWS: u64 = 1 << 20;
+
+/// Counts of one ingest, per table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestSummary {
+    pub added: BTreeMap<Table, u64>,
+    pub duplicates: BTreeMap<Table, u64>,
+    pub generation: u64,
+}
+
+/// An ingest in progress; holds the store's writer lock until committed or dropped.
+pub struct Ingest<'s> {
+    store: &'s mut Store,
+    _lock: File,
+    generation: u64,
+    seen: BTreeMap<Table, HashSet<u128>>,
+    writers: BTreeMap<Table, TableWriter>,
+    summary: IngestSummary,
+}
+
+impl<'s> Ingest<'s> {
+    pub(crate) fn begin(store: &'s mut Store) -> Result<Self, StoreError> {
+        let lock_path = store.meta_dir().join("lock");
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| StoreError::io(&lock_path, e))?;
+        lock.try_lock().map_err(|_| StoreError::Busy(store.root().display().to_string()))?;
+        // Re-read under the lock: another writer may have committed since the store was opened.
+        store.reload()?;
+        remove_orphans(store.root(), store.manifest())?;
+        let mut seen = BTreeMap::new();
+        for table in Table::ALL {
+            seen.insert(table, existing_ids(store.root(), store.manifest().files(table.name()))?);
+        }
+        let generation = store.manifest().generation + 1;
+        Ok(Ingest { store, _lock: lock, generation, seen, writers: BTreeMap::new(), summary: IngestSummary::default() })
+    }
+
+    /// Adds a record unless a record with the same id is already in the table. Returns whether
+    /// it was added.
+    pub fn push(&mut self, record: &Record) -> Result<bool, StoreError> {
+        let table = record.table();
+        let key = xxh3_128(record.record_id().as_bytes());
+        if !self.seen.entry(table).or_default().insert(key) {
+            *self.summary.duplicates.entry(table).or_default() += 1;
+            return Ok(false);
+        }
+        let root = self.store.root().to_path_buf();
+        let generation = self.generation;
+        let writer = self.writers.entry(table).or_insert_with(|| TableWriter::new(table, &root, generation));
+        writer.push(record)?;
+        *self.summary.added.entry(table).or_default() += 1;
+        Ok(true)
+    }
+
+    /// Publishes everything pushed, atomically.
+    pub fn commit(mut self) -> Result<IngestSummary, StoreError> {
+        let mut manifest = self.store.manifest().clone();
+        for (table, writer) in std::mem::take(&mut self.writers) {
+            let files = writer.finish()?;
+            manifest.tables.entry(table.name().to_string()).or_default().extend(files);
+        }
+        for table in Table::ALL {
+            sync_dir(&self.store.root().join(table.name()))?;
+        }
+        crash_point("before-commit");
+        manifest.generation = self.generation;
+        manifest.commit(self.store.root())?;
+        self.summary.generation = self.generation;
+        self.store.replace_manifest(manifest);
+        Ok(std::mem::take(&mut self.summary))
+    }
+}
+
+/// Writes one table's new records into Parquet files.
+struct TableWriter {
+    table: Table,
+    dir: PathBuf,
+    generation: u64,
+    batch: BatchBuilder,
+    file: Option<OpenFile>,
+    done: Vec<DataFile>,
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+    relative: String,
+    rows: u64,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
+}
+
+impl TableWriter {
+    fn new(table: Table, root: &Path, generation: u64) -> Self {
+        TableWriter {
+            table,
+            dir: root.join(table.name()),
+            generation,
+            batch: BatchBuilder::new(table),
+            file: None,
+            done: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, record: &Record) -> Result<(), StoreError> {
+        if self.file.is_none() {
+            self.file = Some(self.open()?);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        if let Some(t) = record.time().map(|t| t.timestamp_micros()) {
+            file.min_time = Some(file.min_time.map_or(t, |m| m.min(t)));
+            file.max_time = Some(file.max_time.map_or(t, |m| m.max(t)));
+        }
+        self.batch.push(record);
+        if self.batch.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<OpenFile, StoreError> {
+        fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
+        let name = format!("g{:06}-{:04}.parquet", self.generation, self.done.len());
+        let path = self.dir.join(&name);
+        let file = File::create(&path).map_err(|e| StoreError::io(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(128 * 1024))
+            .set_created_by(format!("sleuth {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(file, crate::columns::schema(self.table), Some(props))?;
+        Ok(OpenFile {
+            writer,
+            path,
+            relative: format!("{}/{name}", self.table.name()),
+            rows: 0,
+            min_time: None,
+            max_time: None,
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.batch.len() == 0 {
+            return Ok(());
+        }
+        let batch = self.batch.finish();
+        let file = self.file.as_mut().expect("a file is open while rows are pending");
+        file.writer.write(&batch)?;
+        file.rows += batch.num_rows() as u64;
+        if file.rows >= FILE_ROWS {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        let Some(mut file) = self.file.take() else { return Ok(()) };
+        file.writer.finish()?;
+        file.writer.inner().sync_all().map_err(|e| StoreError::io(&file.path, e))?;
+        let bytes = file.writer.bytes_written() as u64;
+        self.done.push(DataFile {
+            path: file.relative,
+            rows: file.rows,
+            bytes,
+            min_time: file.min_time,
+            max_time: file.max_time,
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<DataFile>, StoreError> {
+        self.flush()?;
+        self.close()?;
+        Ok(self.done)
+    }
+}
+
+/// Deletes Parquet files that no committed manifest lists: left by an ingest that was killed.
+fn remove_orphans(root: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let _ = fs::remove_file(root.join(crate::manifest::META_DIR).join("manifest.json.tmp"));
+    for table in Table::ALL {
+        let dir = root.join(table.name());
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let live: HashSet<&str> = manifest.files(table.name()).iter().map(|f| f.path.as_str()).collect();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".parquet") && !live.contains(format!("{}/{name}", table.name()).as_str()) {
+                fs::remove_file(entry.path()).map_err(|e| StoreError::io(&entry.path(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The record ids already in a table, hashed (128 bits: collisions are not a practical risk).
+fn existing_ids(root: &Path, files: &[DataFile]) -> Result<HashSet<u128>, StoreError> {
+    let mut ids = HashSet::with_capacity(files.iter().map(|f| f.rows as usize).sum());
+    for data in files {
+        let path = root.join(&data.path);
+        let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["record_id"]);
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let column = batch.column(0).as_string::<i32>();
+            for i in 0..column.len() {
+                if column.is_valid(i) {
+                    ids.insert(xxh3_128(column.value(i).as_bytes()));
+                }
+            }
+        }
+    }
+    Ok(ids)
+}

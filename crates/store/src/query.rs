@@ -1,0 +1,41 @@
+//! Queries: a DataFusion session with every table of the store registered under its name.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use sleuth_ingest::Table;
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// A session over the committed state of the store, read from the manifest: files that an
+    /// interrupted ingest left behind are never read.
+    pub async fn session(&self) -> Result<SessionContext, StoreError> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let ctx = SessionContext::new_with_config(config);
+        for table in Table::ALL {
+            let files = self.manifest().files(table.name());
+            let schema = crate::columns::schema(table);
+            if files.is_empty() {
+                let empty = MemTable::try_new(schema, vec![vec![]])?;
+                ctx.register_table(table.name(), Arc::new(empty))?;
+                continue;
+            }
+            let urls = files
+                .iter()
+                .map(|f| ListingTableUrl::parse(self.root().join(&f.path).to_string_lossy()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(schema);
+            ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
+        }
+        Ok(ctx)
+    }
+}
