@@ -40,7 +40,9 @@ pub fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut im
 fn text_cells(column: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
     let options = FormatOptions::default().with_null("");
     let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-    Ok((0..column.len()).map(|i| column.is_valid(i).then(|| formatter.value(i).to_string())).collect())
+    let nulls = column.logical_nulls();
+    let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+    Ok((0..column.len()).map(|i| valid(i).then(|| formatter.value(i).to_string())).collect())
 }
 
 fn write_table(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {

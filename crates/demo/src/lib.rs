@@ -82,8 +82,8 @@ pub enum DemoError {
 /// Writes the demo tenant into `dir` and returns its manifest (also written as
 /// `dir/manifest.json`).
 pub fn generate(config: &DemoConfig, dir: &Path) -> Result<Manifest, DemoError> {
-    if config.users < 40 {
-        return Err(DemoError::Config(format!("the demo tenant needs at least 40 users for its stories (got {})", config.users)));
+    if config.users < 60 {
+        return Err(DemoError::Config(format!("the demo tenant needs at least 60 users for its stories (got {})", config.users)));
     }
     if config.days < 7 {
         return Err(DemoError::Config(format!("the demo tenant needs at least 7 days (got {})", config.days)));

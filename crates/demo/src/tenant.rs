@@ -200,17 +200,24 @@ impl Tenant {
     pub fn generate(rng: &Rng, users: usize) -> Tenant {
         let domain = "northwind.example";
         let total_share: u64 = SITES.iter().map(|s| s.share).sum();
+        // Sites by share, deterministically by position so every size has every site; roles
+        // and proxy use cycle within a site, so that every site has every kind of user.
+        let mut per_site = [0usize; SITES.len()];
         let users = (0..users)
             .map(|index| {
                 let mut u = rng.fork(1000 + index as u64);
-                // Sites by share, deterministically by position so every size has every site.
                 let slot = (index as u64 * 37) % total_share;
                 let mut acc = 0;
-                let site = SITES.iter().position(|s| {
-                    acc += s.share;
-                    slot < acc
-                });
-                let site = site.unwrap_or(0);
+                let site = SITES
+                    .iter()
+                    .position(|s| {
+                        acc += s.share;
+                        slot < acc
+                    })
+                    .unwrap_or(0);
+                let k = per_site[site];
+                per_site[site] += 1;
+                const CYCLE: [Role; 5] = [Role::Staff, Role::Finance, Role::Engineer, Role::Staff, Role::Engineer];
                 let role = if index == 0 {
                     Role::Service
                 } else if index % 40 == 1 {
@@ -220,7 +227,7 @@ impl Tenant {
                 } else if SITES[site].place.country == "HN" {
                     Role::CustomerExperience
                 } else {
-                    *u.pick(&[Role::Staff, Role::Staff, Role::Finance, Role::Engineer, Role::Engineer])
+                    CYCLE[k % CYCLE.len()]
                 };
                 let first = FIRST[index % FIRST.len()];
                 let last = LAST[(index / FIRST.len() + index * 7) % LAST.len()];
@@ -266,7 +273,7 @@ impl Tenant {
                     laptop,
                     phone,
                     home_days,
-                    proxied: u.chance(0.25),
+                    proxied: k % 4 == 2,
                     home_ip: s.home.host(u.next()),
                     office_ip: s.office.host(7),
                 }

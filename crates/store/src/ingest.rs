@@ -81,10 +81,8 @@ impl<'s> Ingest<'s> {
         let mut manifest = self.store.manifest().clone();
         for (table, writer) in std::mem::take(&mut self.writers) {
             let files = writer.finish()?;
-            manifest.tables.entry(table.name().to_string()).or_default().extend(files);
-        }
-        for table in Table::ALL {
             sync_dir(&self.store.root().join(table.name()))?;
+            manifest.tables.entry(table.name().to_string()).or_default().extend(files);
         }
         crash_point("before-commit");
         manifest.generation = self.generation;

@@ -19,7 +19,7 @@ pub struct DemoArgs {
     /// Random seed: the same seed gives byte-identical files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Number of users (at least 40).
+    /// Number of users (at least 60).
     #[arg(long, default_value_t = 240)]
     users: usize,
     /// Number of days of activity (at least 7).

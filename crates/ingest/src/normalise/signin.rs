@@ -93,7 +93,9 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
             .and_then(|s| s.text(&["failureReason"]))
             .or_else(|| f.text(&["ResultDescription", "Failure reason"])),
         status_detail,
-        authentication_requirement: f.text(&["authenticationRequirement", "AuthenticationRequirement", "Authentication requirement"]),
+        authentication_requirement: f
+            .text(&["authenticationRequirement", "AuthenticationRequirement", "Authentication requirement"])
+            .map(|r| requirement(&r)),
         mfa_auth_method: mfa
             .and_then(|m| m.text(&["authMethod"]))
             .or_else(|| f.text(&["Multifactor authentication auth method"])),
@@ -128,6 +130,15 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         source_file: Some(origin.source_file.to_string()),
         raw: Some(origin.raw.to_string()),
     })
+}
+
+/// The portal writes "Multifactor authentication" where Graph writes multiFactorAuthentication.
+fn requirement(text: &str) -> String {
+    match text.to_ascii_lowercase().replace(['-', ' '], "").as_str() {
+        "multifactorauthentication" => "multiFactorAuthentication".into(),
+        "singlefactorauthentication" => "singleFactorAuthentication".into(),
+        _ => text.to_string(),
+    }
 }
 
 type Location = (Option<String>, Option<String>, Option<String>, Option<f64>, Option<f64>);

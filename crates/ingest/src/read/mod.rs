@@ -225,7 +225,7 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
     let Some(&first) = head.iter().find(|b| !b.is_ascii_whitespace()) else {
         return report; // empty
     };
-    if head.contains(&0) || (std::str::from_utf8(&head).is_err() && std::str::from_utf8(&head[..head.len().saturating_sub(3)]).is_err()) {
+    if looks_binary(&head) {
         report.not_an_export = Some("binary content, not a text export".into());
         return report;
     }
@@ -265,6 +265,17 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
         Ok(()) => {}
     }
     report
+}
+
+/// NUL bytes, or mostly invalid UTF-8: not text. A few bad bytes in a text export are the
+/// records' problem, reported per record.
+fn looks_binary(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(head);
+    let bad = text.matches('\u{fffd}').count();
+    bad * 10 > text.chars().count()
 }
 
 /// Up to 8 KiB of the start of the text, not consumed.
