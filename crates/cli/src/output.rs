@@ -104,7 +104,8 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     for batch in batches {
         let columns: Vec<Vec<Value>> = batch.columns().iter().map(json_values).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
-            let object: serde_json::Map<String, Value> = names.iter().cloned().zip(columns.iter().map(|c| c[i].clone())).collect();
+            let object: serde_json::Map<String, Value> =
+                names.iter().cloned().zip(columns.iter().map(|c| c[i].clone())).collect();
             if !first {
                 writeln!(out, ",")?;
             }
@@ -133,20 +134,27 @@ fn json_values(column: &ArrayRef) -> anyhow::Result<Vec<Value>> {
             let cast = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
             let a = cast.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
             (0..n)
-                .map(|i| if a.is_valid(i) { serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number) } else { Value::Null })
+                .map(|i| {
+                    if a.is_valid(i) {
+                        serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number)
+                    } else {
+                        Value::Null
+                    }
+                })
                 .collect()
         }
         DataType::List(_) | DataType::LargeList(_) => {
-            let list = datafusion::arrow::compute::cast(column, &DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new("item", DataType::Utf8, true))))?;
+            let list = datafusion::arrow::compute::cast(
+                column,
+                &DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(
+                    "item",
+                    DataType::Utf8,
+                    true,
+                ))),
+            )?;
             let list = list.as_list::<i32>();
             (0..n)
-                .map(|i| {
-                    if list.is_valid(i) {
-                        json_values(&list.value(i)).map(Value::Array)
-                    } else {
-                        Ok(Value::Null)
-                    }
-                })
+                .map(|i| if list.is_valid(i) { json_values(&list.value(i)).map(Value::Array) } else { Ok(Value::Null) })
                 .collect::<anyhow::Result<_>>()?
         }
         _ => text_cells(column)?.into_iter().map(|c| c.map_or(Value::Null, Value::String)).collect(),
@@ -182,7 +190,11 @@ pub fn neutralise_formula(s: &str) -> String {
 /// `sleuth sql ... | head` closes the pipe early: that is not an error.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
-        || e.chain().any(|cause| cause.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe)))
+        || e.chain().any(|cause| {
+            cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
+        })
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use std::io;
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use serde_json::json;
 
+use crate::Sink;
 use crate::event::*;
 use crate::rng::Rng;
 use crate::tenant::{CLOUD, Network, PROXY, PROXY_NODES, Place, Role, Tenant, User};
-use crate::Sink;
 
 const SUBJECTS: [&str; 8] = [
     "Weekly status",
@@ -64,7 +64,12 @@ pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sin
                 service_day(user, day, &mut r, sink)?;
             } else if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
                 if r.chance(0.15) {
-                    phone_check(user, day + Duration::hours(r.range(14, 20) - user.site().place.utc_offset), &mut r, sink)?;
+                    phone_check(
+                        user,
+                        day + Duration::hours(r.range(14, 20) - user.site().place.utc_offset),
+                        &mut r,
+                        sink,
+                    )?;
                 }
             } else {
                 work_day(tenant, user, day, &mut r, sink)?;
@@ -121,7 +126,9 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     if r.chance(0.6) {
         let t = begin + Duration::minutes(r.range(60, 9 * 60));
         let phone_conn = match user.site().mobile {
-            Some(mobile) if r.chance(0.7) => Connection { ip: mobile.host(user.index as u64), place: user.site().place, network: mobile },
+            Some(mobile) if r.chance(0.7) => {
+                Connection { ip: mobile.host(user.index as u64), place: user.site().place, network: mobile }
+            }
             _ => connection(user, day),
         };
         let mut s = sink.signin(user, t, &phone_conn);
@@ -146,7 +153,10 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
         s.token_type = if r.chance(0.5) { "primaryRefreshToken" } else { "refreshToken" };
         s.session_id = session.clone();
         if r.chance(0.01) {
-            s = s.fail(70044, "The session has expired or is invalid due to sign-in frequency checks by conditional access.");
+            s = s.fail(
+                70044,
+                "The session has expired or is invalid due to sign-in frequency checks by conditional access.",
+            );
         }
         sink.emit_signin(s)?;
     }
@@ -197,7 +207,14 @@ fn phone_check(user: &User, t: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> i
     sink.emit_signin(s)
 }
 
-fn admin_day(tenant: &Tenant, admin: &User, begin: DateTime<Utc>, conn: &Connection, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {
+fn admin_day(
+    tenant: &Tenant,
+    admin: &User,
+    begin: DateTime<Utc>,
+    conn: &Connection,
+    r: &mut Rng,
+    sink: &mut Sink,
+) -> io::Result<()> {
     let mut s = sink.signin(admin, begin + Duration::minutes(15), conn);
     s.app = AZURE_PORTAL;
     s.resource = App { name: "Windows Azure Service Management API", id: "797f4846-ba00-4fd7-ba43-dac1f8f63013" };
@@ -207,9 +224,24 @@ fn admin_day(tenant: &Tenant, admin: &User, begin: DateTime<Utc>, conn: &Connect
     for _ in 0..r.range(0, 2) {
         let target = &tenant.users[1 + r.below(tenant.users.len() as u64 - 1) as usize];
         let t = begin + Duration::minutes(r.range(30, 7 * 60));
-        let (activity, category, op, props): (&'static str, &'static str, &'static str, Vec<(&'static str, String, String)>) = match r.below(3) {
-            0 => ("Update user", "UserManagement", "Update", vec![("JobTitle", "[]".into(), format!("[\"{}\"]", target.role.title()))]),
-            1 => ("Add member to group", "GroupManagement", "Assign", vec![("Group.DisplayName", "".into(), "\"Project Atlas\"".into())]),
+        let (activity, category, op, props): (
+            &'static str,
+            &'static str,
+            &'static str,
+            Vec<(&'static str, String, String)>,
+        ) = match r.below(3) {
+            0 => (
+                "Update user",
+                "UserManagement",
+                "Update",
+                vec![("JobTitle", "[]".into(), format!("[\"{}\"]", target.role.title()))],
+            ),
+            1 => (
+                "Add member to group",
+                "GroupManagement",
+                "Assign",
+                vec![("Group.DisplayName", "".into(), "\"Project Atlas\"".into())],
+            ),
             _ => ("Reset user password", "UserManagement", "Update", vec![]),
         };
         let mut target_entry = Target::user(target);
@@ -235,7 +267,18 @@ fn admin_day(tenant: &Tenant, admin: &User, begin: DateTime<Utc>, conn: &Connect
 /// The reporting connector signs in every hour from the cloud with a script; one of its
 /// workers still has an old password, so failures come in bursts before each success.
 fn service_day(user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {
-    let conn = Connection { ip: CLOUD.host(99), place: Place { city: "Boydton", state: "Virginia", country: "US", latitude: 36.6676, longitude: -78.3875, utc_offset: -5 }, network: CLOUD };
+    let conn = Connection {
+        ip: CLOUD.host(99),
+        place: Place {
+            city: "Boydton",
+            state: "Virginia",
+            country: "US",
+            latitude: 36.6676,
+            longitude: -78.3875,
+            utc_offset: -5,
+        },
+        network: CLOUD,
+    };
     for hour in 0..24 {
         let t = day + Duration::hours(hour) + Duration::minutes(r.range(0, 5));
         let failures = if r.chance(0.3) { r.range(1, 6) } else { 0 };

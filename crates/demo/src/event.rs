@@ -28,7 +28,8 @@ pub const OUTLOOK_MOBILE: App = App { name: "Outlook Mobile", id: "27922004-5251
 pub const AZURE_PORTAL: App = App { name: "Azure Portal", id: "c44b4083-3bb0-49c1-b47d-974e53cbdf3c" };
 pub const MY_SIGNINS: App = App { name: "My Signins", id: "19db86c3-b2b9-44cc-b339-36da233a3be2" };
 pub const GRAPH: App = App { name: "Microsoft Graph", id: "00000003-0000-0000-c000-000000000000" };
-pub const EXCHANGE_MICROSERVICES: App = App { name: "Office 365 Exchange Microservices", id: "6448b2a7-2b0a-4e7b-8b32-a1b4a62a2f6e" };
+pub const EXCHANGE_MICROSERVICES: App =
+    App { name: "Office 365 Exchange Microservices", id: "6448b2a7-2b0a-4e7b-8b32-a1b4a62a2f6e" };
 pub const AUGMENTATION_LOOP: App = App { name: "Augmentation Loop", id: "4354e225-50c9-4423-9ece-2d5afd904870" };
 pub const CX_PORTAL: App = App { name: "Northwind CX Portal", id: "5d6c2a61-8a3e-4b0e-9d3c-2f5e7b1a9c40" };
 pub const REPORTING: App = App { name: "Northwind Reporting Connector", id: "8a1f3c2e-6b4d-4e9a-a7c5-1d2e3f4a5b6c" };
@@ -37,7 +38,8 @@ pub const REPORTING: App = App { name: "Northwind Reporting Connector", id: "8a1
 pub const CA_MFA: (&str, &str) = ("1a2b3c4d-0001-4000-8000-000000000001", "Require MFA for all users");
 pub const CA_LEGACY: (&str, &str) = ("1a2b3c4d-0002-4000-8000-000000000002", "Block legacy authentication");
 pub const CA_RISK: (&str, &str) = ("1a2b3c4d-0003-4000-8000-000000000003", "Block high-risk sign-ins");
-pub const CA_ADMIN_DEVICE: (&str, &str) = ("1a2b3c4d-0004-4000-8000-000000000004", "Require compliant device for admin portals");
+pub const CA_ADMIN_DEVICE: (&str, &str) =
+    ("1a2b3c4d-0004-4000-8000-000000000004", "Require compliant device for admin portals");
 
 /// One authentication step.
 #[derive(Debug, Clone)]
@@ -54,13 +56,23 @@ pub fn password_step(succeeded: bool) -> Step {
         method: "Password",
         detail: Some("Password in the cloud"),
         succeeded,
-        result: if succeeded { "Correct password" } else { "Invalid username or password or Invalid on-premise username or password." },
+        result: if succeeded {
+            "Correct password"
+        } else {
+            "Invalid username or password or Invalid on-premise username or password."
+        },
         requirement: "Primary authentication",
     }
 }
 
 pub fn push_step(succeeded: bool, result: &'static str) -> Step {
-    Step { method: "Mobile app notification", detail: None, succeeded, result, requirement: "Multi-factor authentication" }
+    Step {
+        method: "Mobile app notification",
+        detail: None,
+        succeeded,
+        result,
+        requirement: "Multi-factor authentication",
+    }
 }
 
 pub fn token_step(requirement: &'static str) -> Step {
@@ -134,7 +146,12 @@ impl SignIn {
             multifactor: true,
             steps: vec![token_step("Primary authentication"), token_step("Multi-factor authentication")],
             mfa: None,
-            policies: vec![(CA_MFA, "success"), (CA_LEGACY, "notApplied"), (CA_RISK, "notApplied"), (CA_ADMIN_DEVICE, "notApplied")],
+            policies: vec![
+                (CA_MFA, "success"),
+                (CA_LEGACY, "notApplied"),
+                (CA_RISK, "notApplied"),
+                (CA_ADMIN_DEVICE, "notApplied"),
+            ],
             device: Some(user.laptop.clone()),
             compliant: true,
             risk: None,

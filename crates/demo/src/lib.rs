@@ -83,7 +83,10 @@ pub enum DemoError {
 /// `dir/manifest.json`).
 pub fn generate(config: &DemoConfig, dir: &Path) -> Result<Manifest, DemoError> {
     if config.users < 60 {
-        return Err(DemoError::Config(format!("the demo tenant needs at least 60 users for its stories (got {})", config.users)));
+        return Err(DemoError::Config(format!(
+            "the demo tenant needs at least 60 users for its stories (got {})",
+            config.users
+        )));
     }
     if config.days < 7 {
         return Err(DemoError::Config(format!("the demo tenant needs at least 7 days (got {})", config.days)));
@@ -173,8 +176,17 @@ impl Sink {
     }
 
     /// A mail sent by `user`: the UAL Send record and the message trace row.
-    pub fn send_mail(&mut self, user: &User, time: DateTime<Utc>, ip: &str, client: &'static str, subject: &str, to: &[String]) -> io::Result<()> {
-        let message_id = format!("<{}@{}.prod.outlook.com>", self.guid().replace('-', "").to_uppercase(), "BN0PR04MB8123");
+    pub fn send_mail(
+        &mut self,
+        user: &User,
+        time: DateTime<Utc>,
+        ip: &str,
+        client: &'static str,
+        subject: &str,
+        to: &[String],
+    ) -> io::Result<()> {
+        let message_id =
+            format!("<{}@{}.prod.outlook.com>", self.guid().replace('-', "").to_uppercase(), "BN0PR04MB8123");
         let network_id = self.guid();
         let bytes = 20_000 + self.ids.below(60_000) as i64;
         self.emit_ual(Ual {

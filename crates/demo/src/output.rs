@@ -79,7 +79,11 @@ impl Output {
         ) = match format {
             Format::Mixed => (
                 Box::new(GraphPages::new(&signins, "interactive-signins-beta", "beta/$metadata#auditLogs/signIns")),
-                Box::new(LaCsv::create(&signins.join("AADNonInteractiveUserSignInLogs.csv"), SIGNIN_COLUMNS, "AADNonInteractiveUserSignInLogs")?),
+                Box::new(LaCsv::create(
+                    &signins.join("AADNonInteractiveUserSignInLogs.csv"),
+                    SIGNIN_COLUMNS,
+                    "AADNonInteractiveUserSignInLogs",
+                )?),
                 Box::new(Diagnostic::new(&audits, "AuditLogs")),
                 Box::new(JsonLines::create(&risk.join("riskDetections-v1.0.jsonl"))?),
                 Box::new(JsonArray::create(&risk.join("riskyUsers.json"))?),
@@ -100,14 +104,19 @@ impl Output {
             ),
             Format::LogAnalytics => (
                 Box::new(LaCsv::create(&signins.join("SigninLogs.csv"), SIGNIN_COLUMNS, "SigninLogs")?),
-                Box::new(LaCsv::create(&signins.join("AADNonInteractiveUserSignInLogs.csv"), SIGNIN_COLUMNS, "AADNonInteractiveUserSignInLogs")?),
+                Box::new(LaCsv::create(
+                    &signins.join("AADNonInteractiveUserSignInLogs.csv"),
+                    SIGNIN_COLUMNS,
+                    "AADNonInteractiveUserSignInLogs",
+                )?),
                 Box::new(LaCsv::create(&audits.join("AuditLogs.csv"), AUDIT_COLUMNS, "AuditLogs")?),
                 Box::new(LaCsv::create(&risk.join("AADUserRiskEvents.csv"), RISK_COLUMNS, "AADUserRiskEvents")?),
                 Box::new(LaCsv::create(&risk.join("AADRiskyUsers.csv"), RISKY_USER_COLUMNS, "AADRiskyUsers")?),
             ),
         };
         let reexport: Option<(DateTime<Utc>, Box<dyn Writer>)> = (format == Format::Mixed).then(|| {
-            let w: Box<dyn Writer> = Box::new(GraphPages::new(&signins, "reexport-last-day", "beta/$metadata#auditLogs/signIns"));
+            let w: Box<dyn Writer> =
+                Box::new(GraphPages::new(&signins, "reexport-last-day", "beta/$metadata#auditLogs/signIns"));
             (reexport_after, w)
         });
 
@@ -115,8 +124,18 @@ impl Output {
         let mut ual_file = BufWriter::new(File::create(ual_dir.join("AuditLog_export.csv"))?);
         ual_file.write_all(b"\xef\xbb\xbf")?;
         let mut ual = csv::Writer::from_writer(ual_file);
-        ual.write_record(["RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData", "AssociatedAdminUnits", "AssociatedAdminUnitsNames"])?;
-        let mut ual_legacy = csv::Writer::from_writer(BufWriter::new(File::create(ual_dir.join("AuditLog_admin_legacy.csv"))?));
+        ual.write_record([
+            "RecordId",
+            "CreationDate",
+            "RecordType",
+            "Operation",
+            "UserId",
+            "AuditData",
+            "AssociatedAdminUnits",
+            "AssociatedAdminUnitsNames",
+        ])?;
+        let mut ual_legacy =
+            csv::Writer::from_writer(BufWriter::new(File::create(ual_dir.join("AuditLog_admin_legacy.csv"))?));
         ual_legacy.write_record(["CreationDate", "UserIds", "Operations", "AuditData"])?;
 
         let trace_dir = sub("messagetrace")?;
@@ -194,7 +213,16 @@ impl Output {
             self.ual_legacy.write_record([date.as_str(), &record.upn, record.operation, &data])?;
         } else {
             let date = seven_digit(record.time);
-            self.ual.write_record([&record.id, &date, record.record_type_name(), record.operation, &record.upn, &data, "", ""])?;
+            self.ual.write_record([
+                &record.id,
+                &date,
+                record.record_type_name(),
+                record.operation,
+                &record.upn,
+                &data,
+                "",
+                "",
+            ])?;
         }
         Ok(())
     }
@@ -260,7 +288,8 @@ impl Writer for GraphPages {
     fn write(&mut self, record: &Value) -> io::Result<()> {
         if self.file.is_none() {
             self.files += 1;
-            let mut f = BufWriter::new(File::create(self.dir.join(format!("{}-page-{:04}.json", self.name, self.files)))?);
+            let mut f =
+                BufWriter::new(File::create(self.dir.join(format!("{}-page-{:04}.json", self.name, self.files)))?);
             write!(f, "{{\"@odata.context\":\"https://graph.microsoft.com/{}\",\"value\":[\n", self.context)?;
             self.file = Some(f);
             self.in_file = 0;
@@ -279,7 +308,11 @@ impl Writer for GraphPages {
 
     fn finish(&mut self) -> io::Result<()> {
         if let Some(mut f) = self.file.take() {
-            let next = format!("https://graph.microsoft.com/{}?$skiptoken={}", self.context.split('$').next().unwrap_or(""), self.files);
+            let next = format!(
+                "https://graph.microsoft.com/{}?$skiptoken={}",
+                self.context.split('$').next().unwrap_or(""),
+                self.files
+            );
             write!(f, "\n],\"@odata.nextLink\":{}}}\n", Value::String(next))?;
             f.flush()?;
         }
@@ -582,4 +615,3 @@ impl<W: Write> Write for Utf16<W> {
         self.inner.flush()
     }
 }
-

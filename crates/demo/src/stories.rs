@@ -128,7 +128,16 @@ fn span(s: &mut Story, start: DateTime<Utc>, end: DateTime<Utc>) {
     s.end = iso(end);
 }
 
-fn sspr_audit(sink: &mut Sink, user: &User, t: DateTime<Utc>, ip: &str, activity: &'static str, success: bool, reason: &str, correlation: &str) -> io::Result<()> {
+fn sspr_audit(
+    sink: &mut Sink,
+    user: &User,
+    t: DateTime<Utc>,
+    ip: &str,
+    activity: &'static str,
+    success: bool,
+    reason: &str,
+    correlation: &str,
+) -> io::Result<()> {
     sink.emit_audit(Audit {
         id: String::new(),
         time: t,
@@ -145,7 +154,15 @@ fn sspr_audit(sink: &mut Sink, user: &User, t: DateTime<Utc>, ip: &str, activity
     })
 }
 
-fn risk(sink: &mut Sink, user: &User, t: DateTime<Utc>, c: &Connection, event_type: &'static str, level: &'static str, timing: &'static str) -> io::Result<()> {
+fn risk(
+    sink: &mut Sink,
+    user: &User,
+    t: DateTime<Utc>,
+    c: &Connection,
+    event_type: &'static str,
+    level: &'static str,
+    timing: &'static str,
+) -> io::Result<()> {
     let r = Risk {
         id: String::new(),
         request_id: sink.guid(),
@@ -169,14 +186,57 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
     let user = cast.pick("SSPR takeover", |u| u.role == Role::CustomerExperience);
     let day = w.day(0.8);
     let attempts = [
-        (conn("103.148.72.19", place("Dhaka", "Dhaka Division", "BD", 23.8103, 90.4125), net(138915, "VPN exit (hosting)")), AZURE_PORTAL, 53003, vec!["anonymizedIPAddress", "unfamiliarFeatures"]),
-        (conn("175.139.201.44", place("Kuala Lumpur", "Kuala Lumpur", "MY", 3.1390, 101.6869), net(4788, "TM Net")), MY_SIGNINS, 53004, vec!["unfamiliarFeatures"]),
-        (conn("185.253.98.12", place("Barcelona", "Catalonia", "ES", 41.3874, 2.1686), net(209854, "hosting")), CX_PORTAL, 53003, vec!["unfamiliarFeatures"]),
-        (conn("112.198.64.203", place("Manila", "Metro Manila", "PH", 14.5995, 120.9842), net(4775, "Globe Telecom")), AZURE_PORTAL, 53003, vec!["unfamiliarFeatures"]),
-        (conn("187.190.33.8", place("Mexico City", "Ciudad de Mexico", "MX", 19.4326, -99.1332), net(8151, "Uninet")), MY_SIGNINS, 53004, vec!["unfamiliarFeatures"]),
+        (
+            conn(
+                "103.148.72.19",
+                place("Dhaka", "Dhaka Division", "BD", 23.8103, 90.4125),
+                net(138915, "VPN exit (hosting)"),
+            ),
+            AZURE_PORTAL,
+            53003,
+            vec!["anonymizedIPAddress", "unfamiliarFeatures"],
+        ),
+        (
+            conn("175.139.201.44", place("Kuala Lumpur", "Kuala Lumpur", "MY", 3.1390, 101.6869), net(4788, "TM Net")),
+            MY_SIGNINS,
+            53004,
+            vec!["unfamiliarFeatures"],
+        ),
+        (
+            conn("185.253.98.12", place("Barcelona", "Catalonia", "ES", 41.3874, 2.1686), net(209854, "hosting")),
+            CX_PORTAL,
+            53003,
+            vec!["unfamiliarFeatures"],
+        ),
+        (
+            conn(
+                "112.198.64.203",
+                place("Manila", "Metro Manila", "PH", 14.5995, 120.9842),
+                net(4775, "Globe Telecom"),
+            ),
+            AZURE_PORTAL,
+            53003,
+            vec!["unfamiliarFeatures"],
+        ),
+        (
+            conn(
+                "187.190.33.8",
+                place("Mexico City", "Ciudad de Mexico", "MX", 19.4326, -99.1332),
+                net(8151, "Uninet"),
+            ),
+            MY_SIGNINS,
+            53004,
+            vec!["unfamiliarFeatures"],
+        ),
     ];
     let first = day + Duration::hours(2);
-    let mut s = story("sspr-takeover-blocked", "000", "attack", "Account takeover attempt blocked: multi-country attack with SSPR abuse", user);
+    let mut s = story(
+        "sspr-takeover-blocked",
+        "000",
+        "attack",
+        "Account takeover attempt blocked: multi-country attack with SSPR abuse",
+        user,
+    );
     s.expected_verdict = "true_positive_blocked";
     for (i, (c, app, code, types)) in attempts.iter().enumerate() {
         let t = first + Duration::minutes(i as i64 * 315);
@@ -185,9 +245,19 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
         si.resource = *app;
         si.device = None;
         si.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36".into();
-        si.steps = vec![Step { method: "Text message", detail: None, succeeded: false, result: "Access has been blocked by Conditional Access policies", requirement: "Primary authentication" }];
+        si.steps = vec![Step {
+            method: "Text message",
+            detail: None,
+            succeeded: false,
+            result: "Access has been blocked by Conditional Access policies",
+            requirement: "Primary authentication",
+        }];
         si.risk = Some(("high", "atRisk", types.clone()));
-        si.policies = vec![(CA_MFA, "notApplied"), (CA_RISK, "failure"), (CA_ADMIN_DEVICE, if *app == AZURE_PORTAL { "failure" } else { "notApplied" })];
+        si.policies = vec![
+            (CA_MFA, "notApplied"),
+            (CA_RISK, "failure"),
+            (CA_ADMIN_DEVICE, if *app == AZURE_PORTAL { "failure" } else { "notApplied" }),
+        ];
         let reason = if *code == 53003 {
             "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."
         } else {
@@ -208,9 +278,36 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
     for (n, hours) in [(0, 7), (1, 9)] {
         let t = first + Duration::hours(hours);
         let correlation = sink.guid();
-        sspr_audit(sink, user, t, unlock_ip, "Self-service password reset flow activity progress", true, "User started the unlock flow", &correlation)?;
-        sspr_audit(sink, user, t + Duration::seconds(40), unlock_ip, "Self-service password reset flow activity progress", true, "User verified their identity with a code sent by SMS", &correlation)?;
-        sspr_audit(sink, user, t + Duration::seconds(55), unlock_ip, "Unlock user account (self-service)", true, "User successfully unlocked their account", &correlation)?;
+        sspr_audit(
+            sink,
+            user,
+            t,
+            unlock_ip,
+            "Self-service password reset flow activity progress",
+            true,
+            "User started the unlock flow",
+            &correlation,
+        )?;
+        sspr_audit(
+            sink,
+            user,
+            t + Duration::seconds(40),
+            unlock_ip,
+            "Self-service password reset flow activity progress",
+            true,
+            "User verified their identity with a code sent by SMS",
+            &correlation,
+        )?;
+        sspr_audit(
+            sink,
+            user,
+            t + Duration::seconds(55),
+            unlock_ip,
+            "Unlock user account (self-service)",
+            true,
+            "User successfully unlocked their account",
+            &correlation,
+        )?;
         // Right after the unlock, rapid failed sign-ins: the password is still unknown.
         for k in 0..3 {
             let mut si = sink.signin(user, t + Duration::seconds(90 + k * 25 + n), &unlock);
@@ -223,14 +320,39 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
     for k in 0..4 {
         let t = first + Duration::hours(11) + Duration::minutes(k * 6);
         let correlation = sink.guid();
-        sspr_audit(sink, user, t, reset_ip, "Self-service password reset flow activity progress", true, "User submitted a new password", &correlation)?;
+        sspr_audit(
+            sink,
+            user,
+            t,
+            reset_ip,
+            "Self-service password reset flow activity progress",
+            true,
+            "User submitted a new password",
+            &correlation,
+        )?;
         let reason = if k % 2 == 0 { "OnPremisesPolicyViolation" } else { "FuzzyPolicyViolation" };
-        sspr_audit(sink, user, t + Duration::seconds(3), reset_ip, "Reset password (self-service)", false, reason, &correlation)?;
+        sspr_audit(
+            sink,
+            user,
+            t + Duration::seconds(3),
+            reset_ip,
+            "Reset password (self-service)",
+            false,
+            reason,
+            &correlation,
+        )?;
     }
     sink.emit_risky_user(&risky_user(user, first + Duration::hours(21), "high", "atRisk", "none"))?;
     s.ips.extend([unlock_ip.to_string(), reset_ip.to_string()]);
     span(&mut s, first, first + Duration::hours(21));
-    s.signals = vec!["risky_signins_five_countries", "ca_block_burst", "vpn_admin_portal", "sspr_unlock_from_new_ip", "sspr_reset_policy_failures", "password_not_known"];
+    s.signals = vec![
+        "risky_signins_five_countries",
+        "ca_block_burst",
+        "vpn_admin_portal",
+        "sspr_unlock_from_new_ip",
+        "sspr_reset_policy_failures",
+        "password_not_known",
+    ];
     s.narrative = "Risky sign-ins from BD (VPN), MY, ES, PH and MX to Azure Portal, My Signins and the CX portal are all blocked by Conditional Access (53003/53004); the attacker unlocks the account twice via SSPR with SMS verification from a Honduran IP that is not the user's, fails three sign-ins, and four password resets are refused by password policy.";
     Ok(s)
 }
@@ -296,10 +418,19 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
 
     // A rogue Authenticator device joins the victim's iPhone.
     let t = d1 + Duration::hours(18) + Duration::minutes(15);
-    let old = format!("[{{\"DeviceName\":\"iPhone XR\",\"DeviceToken\":\"apsn2-{}\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}}]", &user.phone.id[..8]);
-    let new = format!("[{{\"DeviceName\":\"iPhone XR\",\"DeviceToken\":\"apsn2-{}\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}},{{\"DeviceName\":\"Infinix HOT 40\",\"DeviceToken\":\"fcm-7f3a91c2\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.2408.5481\"}}]", &user.phone.id[..8]);
+    let old = format!(
+        "[{{\"DeviceName\":\"iPhone XR\",\"DeviceToken\":\"apsn2-{}\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}}]",
+        &user.phone.id[..8]
+    );
+    let new = format!(
+        "[{{\"DeviceName\":\"iPhone XR\",\"DeviceToken\":\"apsn2-{}\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}},{{\"DeviceName\":\"Infinix HOT 40\",\"DeviceToken\":\"fcm-7f3a91c2\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.2408.5481\"}}]",
+        &user.phone.id[..8]
+    );
     let mut target = Target::user(user);
-    target.properties = vec![(STRONG_AUTH_DETAIL, old, new), ("Included Updated Properties", String::new(), format!("\"{STRONG_AUTH_DETAIL}\""))];
+    target.properties = vec![
+        (STRONG_AUTH_DETAIL, old, new),
+        ("Included Updated Properties", String::new(), format!("\"{STRONG_AUTH_DETAIL}\"")),
+    ];
     let initiator = Initiator::User { id: user.id.clone(), upn: user.upn.clone(), ip: Some(ip82.ip.clone()) };
     sink.emit_audit(Audit {
         id: String::new(),
@@ -370,11 +501,23 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
         let t = d1 + Duration::days(day) + Duration::seconds(secs);
         sink.send_mail(user, t, &c.ip, "Client=REST;Client=RESTSystem;;", subject, &[colleagues[who].upn.clone()])?;
     }
-    let mut s = story("token-theft-bec", "003", "attack", "Business email compromise through token theft, rogue authenticator and invoice mail", user);
+    let mut s = story(
+        "token-theft-bec",
+        "003",
+        "attack",
+        "Business email compromise through token theft, rogue authenticator and invoice mail",
+        user,
+    );
     s.related_users = colleagues.iter().map(|u| u.upn.clone()).collect();
     s.ips = [&ip82, &ip135, &ip77, &ny, &chi248, &chi154].iter().map(|c| c.ip.clone()).collect();
     span(&mut s, aitm_time, last);
-    s.signals = vec!["token_replay_from_hosting", "automation_user_agent", "rogue_authenticator", "inbox_rule_finance_keywords", "mail_sent_from_attacker_ip"];
+    s.signals = vec![
+        "token_replay_from_hosting",
+        "automation_user_agent",
+        "rogue_authenticator",
+        "inbox_rule_finance_keywords",
+        "mail_sent_from_attacker_ip",
+    ];
     s.narrative = "An AiTM sign-in from 89.187.164.82 is followed by node-fetch sign-ins whose MFA is satisfied by a token claim, from Datacamp and M247 addresses; a second Authenticator (Infinix HOT 40) is registered, an inbox rule moves invoice and payment mail to RSS Subscriptions, and invoice mail goes to three colleagues from the attacker's IPs.";
     Ok(s)
 }
@@ -387,9 +530,17 @@ fn credential_stuffing(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Resu
     let sources = [
         conn("45.141.87.21", place("Amsterdam", "North Holland", "NL", 52.3676, 4.9041), net(206728, "Media Land LLC")),
         conn("193.32.162.70", place("Bucharest", "Bucuresti", "RO", 44.4268, 26.1025), net(47890, "Unmanaged Ltd")),
-        conn("5.188.206.14", place("Saint Petersburg", "Saint Petersburg", "RU", 59.9343, 30.3351), net(49453, "Global Layer B.V.")),
+        conn(
+            "5.188.206.14",
+            place("Saint Petersburg", "Saint Petersburg", "RU", 59.9343, 30.3351),
+            net(49453, "Global Layer B.V."),
+        ),
         conn("91.92.245.10", place("Sofia", "Sofia-Capital", "BG", 42.6977, 23.3219), net(394711, "Limenet")),
-        conn("194.165.16.73", place("Frankfurt am Main", "Hesse", "DE", 50.1109, 8.6821), net(48721, "Flyservers S.A.")),
+        conn(
+            "194.165.16.73",
+            place("Frankfurt am Main", "Hesse", "DE", 50.1109, 8.6821),
+            net(48721, "Flyservers S.A."),
+        ),
         conn("185.244.31.9", place("Warsaw", "Mazovia", "PL", 52.2297, 21.0122), net(207656, "EpiNet")),
     ];
     for k in 0..12 {
@@ -418,8 +569,21 @@ fn credential_stuffing(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Resu
     si.policies = vec![(CA_MFA, "notApplied"), (CA_LEGACY, "reportOnlyFailure")];
     sink.emit_signin(si)?;
     let recipients: Vec<String> = cast.tenant.users.iter().skip(5).step_by(9).take(5).map(|u| u.upn.clone()).collect();
-    sink.send_mail(user, success_time + Duration::minutes(3), &win.ip, "Client=SMTP", "Shared document: Q4 bonus plan", &recipients)?;
-    let mut s = story("credential-stuffing", "004", "attack", "Credential stuffing from hosting networks, then a legacy-protocol success", user);
+    sink.send_mail(
+        user,
+        success_time + Duration::minutes(3),
+        &win.ip,
+        "Client=SMTP",
+        "Shared document: Q4 bonus plan",
+        &recipients,
+    )?;
+    let mut s = story(
+        "credential-stuffing",
+        "004",
+        "attack",
+        "Credential stuffing from hosting networks, then a legacy-protocol success",
+        user,
+    );
     s.ips = sources.iter().map(|c| c.ip.clone()).collect();
     s.related_users = recipients;
     span(&mut s, t0, success_time + Duration::minutes(3));
@@ -431,7 +595,8 @@ fn credential_stuffing(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Resu
 /// Seed 004, signal 2: successes from two countries within the hour, the second from an
 /// unknown device, followed by external mail forwarding.
 fn impossible_travel(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
-    let user = cast.pick("impossible travel", |u| u.role == Role::Staff && u.site().place.country == "GB" && !u.proxied);
+    let user =
+        cast.pick("impossible travel", |u| u.role == Role::Staff && u.site().place.country == "GB" && !u.proxied);
     let day = w.day(0.6);
     let home = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
     let t_home = day + Duration::hours(9) + Duration::minutes(12);
@@ -472,7 +637,13 @@ fn impossible_travel(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
             {"Name": "ForwardingSmtpAddress", "Value": "smtp:payments.desk@protonmail.example"},
             {"Name": "DeliverToMailboxAndForward", "Value": "True"}]}),
     })?;
-    let mut s = story("impossible-travel", "004", "attack", "Impossible travel: London then Lagos within 30 minutes, then external forwarding", user);
+    let mut s = story(
+        "impossible-travel",
+        "004",
+        "attack",
+        "Impossible travel: London then Lagos within 30 minutes, then external forwarding",
+        user,
+    );
     s.ips = vec![home.ip.clone(), lagos.ip.clone()];
     span(&mut s, t_home, t_fwd);
     s.signals = vec!["impossible_travel", "new_country", "unknown_device", "mailbox_forwarding_external"];
@@ -485,7 +656,11 @@ fn impossible_travel(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
 fn tor_mfa_fatigue_consent(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("Tor", |u| u.role == Role::Staff && u.site().place.country == "CA");
     let t0 = w.day(0.75) + Duration::hours(2);
-    let tor = conn("185.220.101.47", place("Berlin", "Land Berlin", "DE", 52.5200, 13.4050), net(208294, "Stiftung Erneuerbare Freiheit (Tor exit)"));
+    let tor = conn(
+        "185.220.101.47",
+        place("Berlin", "Land Berlin", "DE", 52.5200, 13.4050),
+        net(208294, "Stiftung Erneuerbare Freiheit (Tor exit)"),
+    );
     let tor_ua = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0";
     for k in 0..6 {
         let mut si = sink.signin(user, t0 + Duration::minutes(k * 2), &tor);
@@ -503,7 +678,11 @@ fn tor_mfa_fatigue_consent(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::
     si.risk = Some(("high", "atRisk", vec!["anonymizedIPAddress"]));
     sink.emit_signin(si)?;
     risk(sink, user, t_ok + Duration::seconds(3), &tor, "anonymizedIPAddress", "high", "realtime")?;
-    let bph = conn("209.141.58.146", place("Las Vegas", "Nevada", "US", 36.1699, -115.1398), net(53667, "FranTech Solutions"));
+    let bph = conn(
+        "209.141.58.146",
+        place("Las Vegas", "Nevada", "US", 36.1699, -115.1398),
+        net(53667, "FranTech Solutions"),
+    );
     let t_bph = t_ok + Duration::minutes(12);
     let mut si = sink.signin(user, t_bph, &bph);
     si.app = GRAPH;
@@ -512,7 +691,13 @@ fn tor_mfa_fatigue_consent(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::
     si.user_agent = tor_ua.into();
     si.additional = Some("MFA requirement satisfied by claim in the token");
     sink.emit_signin(si)?;
-    let mut app_target = Target { id: "9c1b5e2a-7d3f-4a8e-b6c1-2e5f8a9d0b3c".into(), display_name: "Mail Sync Pro".into(), kind: "ServicePrincipal", upn: None, properties: Vec::new() };
+    let mut app_target = Target {
+        id: "9c1b5e2a-7d3f-4a8e-b6c1-2e5f8a9d0b3c".into(),
+        display_name: "Mail Sync Pro".into(),
+        kind: "ServicePrincipal",
+        upn: None,
+        properties: Vec::new(),
+    };
     app_target.properties = vec![
         ("ConsentContext.IsAdminConsent", String::new(), "\"False\"".into()),
         ("ConsentAction.Permissions", String::new(), "\"[] => [[Id: x, ClientId: 9c1b5e2a, PrincipalId: user, ResourceId: graph, ConsentType: Principal, Scope: Mail.Read Mail.Send offline_access User.Read]]\"".into()),
@@ -531,7 +716,13 @@ fn tor_mfa_fatigue_consent(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::
         targets: vec![app_target],
         details: vec![("User-Agent", tor_ua.to_string()), ("AppId", "9c1b5e2a-7d3f-4a8e-b6c1-2e5f8a9d0b3c".into())],
     })?;
-    let mut s = story("tor-mfa-fatigue-consent", "004", "attack", "MFA fatigue from a Tor exit, then consent to a mail-reading app from bulletproof hosting", user);
+    let mut s = story(
+        "tor-mfa-fatigue-consent",
+        "004",
+        "attack",
+        "MFA fatigue from a Tor exit, then consent to a mail-reading app from bulletproof hosting",
+        user,
+    );
     s.ips = vec![tor.ip.clone(), bph.ip.clone()];
     span(&mut s, t0, t_bph + Duration::minutes(2));
     s.signals = vec!["tor_signin", "mfa_fatigue", "bulletproof_hosting_signin", "illicit_consent"];
@@ -549,32 +740,70 @@ fn password_spray(cast: &mut Cast, w: &Window, r: &mut Rng, sink: &mut Sink) -> 
     let stark = net(44477, "Stark Industries Solutions");
     let ips = ["45.134.26.17", "45.134.26.41", "45.134.26.88"];
     let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.124 Safari/537.36";
-    let targets: Vec<&User> = cast.tenant.users.iter().filter(|u| u.role != Role::Service && u.index % 3 == 1).take(80).collect();
+    let targets: Vec<&User> =
+        cast.tenant.users.iter().filter(|u| u.role != Role::Service && u.index % 3 == 1).take(80).collect();
     let mut n = 0i64;
-    let mut attempt = |sink: &mut Sink, user: &User, t: DateTime<Utc>, code: i64, reason: &'static str| -> io::Result<()> {
-        let c = conn(ips[(n % 3) as usize], amsterdam, stark);
-        n += 1;
-        let mut si = sink.signin(user, t, &c);
-        si.device = None;
-        si.user_agent = ua.into();
-        si.app = OFFICE_HOME;
-        si.resource = OFFICE_HOME;
-        si.steps = vec![password_step(false)];
-        sink.emit_signin(si.fail(code, reason))
-    };
+    let mut attempt =
+        |sink: &mut Sink, user: &User, t: DateTime<Utc>, code: i64, reason: &'static str| -> io::Result<()> {
+            let c = conn(ips[(n % 3) as usize], amsterdam, stark);
+            n += 1;
+            let mut si = sink.signin(user, t, &c);
+            si.device = None;
+            si.user_agent = ua.into();
+            si.app = OFFICE_HOME;
+            si.resource = OFFICE_HOME;
+            si.steps = vec![password_step(false)];
+            sink.emit_signin(si.fail(code, reason))
+        };
     for (i, u) in targets.iter().enumerate() {
         attempt(sink, u, t0 + Duration::seconds(i as i64 * 75 + r.range(0, 30)), 50126, INVALID_PASSWORD)?;
     }
     let second = t0 + Duration::hours(2) + Duration::minutes(10);
     for (i, u) in targets.iter().take(20).enumerate() {
-        attempt(sink, u, second + Duration::seconds(i as i64 * 40), 50053, "Account is locked because user tried to sign in too many times with an incorrect user ID or password.")?;
+        attempt(
+            sink,
+            u,
+            second + Duration::seconds(i as i64 * 40),
+            50053,
+            "Account is locked because user tried to sign in too many times with an incorrect user ID or password.",
+        )?;
     }
-    let unknown = ["admin", "administrator", "helpdesk", "it.support", "j.smith", "test", "backup", "scanner", "finance", "hr", "info", "sales",
-        "payroll", "reception", "m.jones", "ceo", "office", "support", "noreply", "training", "guest", "marketing", "security", "web", "mail"];
+    let unknown = [
+        "admin",
+        "administrator",
+        "helpdesk",
+        "it.support",
+        "j.smith",
+        "test",
+        "backup",
+        "scanner",
+        "finance",
+        "hr",
+        "info",
+        "sales",
+        "payroll",
+        "reception",
+        "m.jones",
+        "ceo",
+        "office",
+        "support",
+        "noreply",
+        "training",
+        "guest",
+        "marketing",
+        "security",
+        "web",
+        "mail",
+    ];
     for (i, name) in unknown.iter().enumerate() {
         let t = t0 + Duration::minutes(30) + Duration::seconds(i as i64 * 50);
         let c = conn(ips[i % 3], amsterdam, stark);
-        let ghost = User { upn: format!("{name}@{}", cast.tenant.domain), id: String::new(), display_name: String::new(), ..victim.clone() };
+        let ghost = User {
+            upn: format!("{name}@{}", cast.tenant.domain),
+            id: String::new(),
+            display_name: String::new(),
+            ..victim.clone()
+        };
         let mut si = sink.signin(&ghost, t, &c);
         si.device = None;
         si.user_agent = ua.into();
@@ -595,7 +824,13 @@ fn password_spray(cast: &mut Cast, w: &Window, r: &mut Rng, sink: &mut Sink) -> 
     sink.emit_signin(si)?;
     risk(sink, victim, t_ok + Duration::minutes(20), &c, "newCountry", "medium", "offline")?;
     risk(sink, victim, t_ok + Duration::hours(3), &c, "passwordSpray", "high", "offline")?;
-    let mut s = story("password-spray", "002", "attack", "Password spray with smart lockout and enumeration; one account without MFA falls", victim);
+    let mut s = story(
+        "password-spray",
+        "002",
+        "attack",
+        "Password spray with smart lockout and enumeration; one account without MFA falls",
+        victim,
+    );
     s.related_users = targets.iter().map(|u| u.upn.clone()).collect();
     s.ips = ips.iter().map(|i| i.to_string()).collect();
     span(&mut s, t0, t_ok + Duration::hours(3));
@@ -617,9 +852,36 @@ fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story
     }
     let correlation = sink.guid();
     let t_reset = t + Duration::minutes(3);
-    sspr_audit(sink, user, t_reset, &home.ip, "Self-service password reset flow activity progress", true, "User started the password reset flow", &correlation)?;
-    sspr_audit(sink, user, t_reset + Duration::seconds(35), &home.ip, "Self-service password reset flow activity progress", true, "User verified their identity with a mobile app notification", &correlation)?;
-    sspr_audit(sink, user, t_reset + Duration::seconds(70), &home.ip, "Reset password (self-service)", true, "Successfully completed reset.", &correlation)?;
+    sspr_audit(
+        sink,
+        user,
+        t_reset,
+        &home.ip,
+        "Self-service password reset flow activity progress",
+        true,
+        "User started the password reset flow",
+        &correlation,
+    )?;
+    sspr_audit(
+        sink,
+        user,
+        t_reset + Duration::seconds(35),
+        &home.ip,
+        "Self-service password reset flow activity progress",
+        true,
+        "User verified their identity with a mobile app notification",
+        &correlation,
+    )?;
+    sspr_audit(
+        sink,
+        user,
+        t_reset + Duration::seconds(70),
+        &home.ip,
+        "Reset password (self-service)",
+        true,
+        "Successfully completed reset.",
+        &correlation,
+    )?;
     let mut si = sink.signin(user, t_reset + Duration::minutes(2), &home);
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
     sink.emit_signin(si)?;
@@ -642,7 +904,8 @@ fn benign_new_authenticator(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io:
     si.resource = MY_SIGNINS;
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
     sink.emit_signin(si)?;
-    let old = "[{\"DeviceName\":\"iPhone\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}]".to_string();
+    let old = "[{\"DeviceName\":\"iPhone\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}]"
+        .to_string();
     let new = "[{\"DeviceName\":\"iPhone\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"},{\"DeviceName\":\"iPhone 15 Pro\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.16\"}]".to_string();
     let mut target = Target::user(user);
     target.properties = vec![(STRONG_AUTH_DETAIL, old, new)];
@@ -675,7 +938,13 @@ fn benign_new_authenticator(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io:
         targets: vec![target],
         details: Vec::new(),
     })?;
-    let mut s = story("benign-new-authenticator", "003", "benign", "New phone registered in the Authenticator app from the office", user);
+    let mut s = story(
+        "benign-new-authenticator",
+        "003",
+        "benign",
+        "New phone registered in the Authenticator app from the office",
+        user,
+    );
     s.ips = vec![office.ip.clone()];
     span(&mut s, t, t + Duration::minutes(4));
     s.signals = vec!["authenticator_registered"];
@@ -703,11 +972,18 @@ fn benign_inbox_rule(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
                                      {"Name": "FromAddressContainsWords", "Value": "newsletter;digest"},
                                      {"Name": "MoveToFolder", "Value": "Newsletters"}]}),
     })?;
-    let mut s = story("benign-inbox-rule", "003", "benign", "Inbox rule filing newsletters, created from the usual place", user);
+    let mut s = story(
+        "benign-inbox-rule",
+        "003",
+        "benign",
+        "Inbox rule filing newsletters, created from the usual place",
+        user,
+    );
     s.ips = vec![conn.ip.clone()];
     span(&mut s, t, t);
     s.signals = vec!["inbox_rule_created"];
-    s.narrative = "The user files newsletters into a folder named Newsletters, from the usual network, with Outlook on the web.";
+    s.narrative =
+        "The user files newsletters into a folder named Newsletters, from the usual network, with Outlook on the web.";
     Ok(s)
 }
 
@@ -720,7 +996,11 @@ fn benign_traveller(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<
     let mut si = sink.signin(user, t_leave, &home);
     si.additional = Some("MFA requirement satisfied by claim in the token");
     sink.emit_signin(si)?;
-    let hotel = conn("24.187.42.133", place("New York", "New York", "US", 40.7128, -74.0060), net(6128, "Optimum (Cablevision)"));
+    let hotel = conn(
+        "24.187.42.133",
+        place("New York", "New York", "US", 40.7128, -74.0060),
+        net(6128, "Optimum (Cablevision)"),
+    );
     let t_arrive = t_leave + Duration::hours(10);
     for d in 0..4 {
         let t = t_arrive + Duration::days(d);
@@ -732,7 +1012,8 @@ fn benign_traveller(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<
         sink.emit_signin(si)?;
     }
     risk(sink, user, t_arrive + Duration::minutes(1), &hotel, "unfamiliarFeatures", "low", "realtime")?;
-    let mut s = story("benign-traveller", "004", "benign", "Business trip from Madrid to New York on the usual laptop", user);
+    let mut s =
+        story("benign-traveller", "004", "benign", "Business trip from Madrid to New York on the usual laptop", user);
     s.ips = vec![home.ip.clone(), hotel.ip.clone()];
     span(&mut s, t_leave, t_arrive + Duration::days(3));
     s.signals = vec!["new_country", "travel_possible", "same_device"];
@@ -754,12 +1035,19 @@ fn benign_typos(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Stor
     let mut si = sink.signin(user, t + Duration::minutes(4), &home);
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
     sink.emit_signin(si)?;
-    let mut s = story("benign-typos", "004", "benign", "Six mistyped passwords, then success, from home on the usual laptop", user);
+    let mut s = story(
+        "benign-typos",
+        "004",
+        "benign",
+        "Six mistyped passwords, then success, from home on the usual laptop",
+        user,
+    );
     s.expected_verdict = "false_positive";
     s.ips = vec![home.ip.clone()];
     span(&mut s, t, t + Duration::minutes(4));
     s.signals = vec!["failures_then_success"];
-    s.narrative = "Six failures in three minutes from the user's home IP and compliant laptop, then a normal MFA sign-in.";
+    s.narrative =
+        "Six failures in three minutes from the user's home IP and compliant laptop, then a normal MFA sign-in.";
     Ok(s)
 }
 
@@ -775,7 +1063,8 @@ fn benign_mfa_denial(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
     let mut si = sink.signin(user, t + Duration::minutes(1), &conn);
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
     sink.emit_signin(si)?;
-    let mut s = story("benign-mfa-denial", "004", "benign", "One push denied by mistake, approved a minute later", user);
+    let mut s =
+        story("benign-mfa-denial", "004", "benign", "One push denied by mistake, approved a minute later", user);
     s.expected_verdict = "false_positive";
     s.ips = vec![conn.ip.clone()];
     span(&mut s, t, t + Duration::minutes(1));
@@ -787,7 +1076,13 @@ fn benign_mfa_denial(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
 /// Look-alike of impossible travel: home and the corporate proxy's egress in another country.
 fn benign_proxy(cast: &mut Cast, w: &Window) -> Story {
     let user = cast.pick("proxy", |u| u.proxied && matches!(u.site().place.country, "ES" | "IN" | "HN"));
-    let mut s = story("benign-corporate-proxy", "004", "benign", "Working from home through the corporate proxy's egress abroad", user);
+    let mut s = story(
+        "benign-corporate-proxy",
+        "004",
+        "benign",
+        "Working from home through the corporate proxy's egress abroad",
+        user,
+    );
     s.expected_verdict = "false_positive";
     s.ips = vec![user.home_ip.clone()];
     span(&mut s, w.start, w.start + Duration::days(w.days));
@@ -799,7 +1094,13 @@ fn benign_proxy(cast: &mut Cast, w: &Window) -> Story {
 /// Look-alike of credential stuffing, hosting sign-ins and automation user agents.
 fn benign_service_account(tenant: &Tenant, w: &Window) -> Story {
     let user = tenant.users.iter().find(|u| u.role == Role::Service).expect("user 0 is the service account");
-    let mut s = story("benign-service-account", "004", "benign", "Reporting service account: hourly script from the cloud with a stale password in one worker", user);
+    let mut s = story(
+        "benign-service-account",
+        "004",
+        "benign",
+        "Reporting service account: hourly script from the cloud with a stale password in one worker",
+        user,
+    );
     s.ips = vec![crate::tenant::CLOUD.host(99)];
     span(&mut s, w.start, w.start + Duration::days(w.days));
     s.signals = vec!["failures_then_success", "hosting_signin", "automation_user_agent"];

@@ -48,7 +48,14 @@ pub struct Site {
     pub share: u64,
 }
 
-const fn place(city: &'static str, state: &'static str, country: &'static str, latitude: f64, longitude: f64, utc_offset: i64) -> Place {
+const fn place(
+    city: &'static str,
+    state: &'static str,
+    country: &'static str,
+    latitude: f64,
+    longitude: f64,
+    utc_offset: i64,
+) -> Place {
     Place { city, state, country, latitude, longitude, utc_offset }
 }
 
@@ -180,20 +187,58 @@ pub struct Tenant {
 
 const FIRST: [&str; 40] = [
     "Ana", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal", "Kira", "Luis", "Maya", "Noah",
-    "Olga", "Pedro", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Will", "Ximena", "Yusuf", "Zoe", "Aditi", "Bruno",
-    "Chloe", "Diego", "Emma", "Felix", "Gita", "Hana", "Ivan", "Julia", "Karim", "Lena", "Marco", "Nadia",
+    "Olga", "Pedro", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Will", "Ximena", "Yusuf", "Zoe", "Aditi",
+    "Bruno", "Chloe", "Diego", "Emma", "Felix", "Gita", "Hana", "Ivan", "Julia", "Karim", "Lena", "Marco", "Nadia",
 ];
 const LAST: [&str; 40] = [
-    "Alvarez", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ibrahim", "Jensen", "Kumar", "Lopez",
-    "Moreau", "Nguyen", "Okafor", "Patel", "Quintero", "Rossi", "Silva", "Tanaka", "Usman", "Vargas", "Weber", "Xu",
-    "Yamamoto", "Zelaya", "Andersen", "Brooks", "Castillo", "Dubois", "Ekström", "Flores", "Gomez", "Hughes", "Iyer",
-    "Jovanovic", "Kowalski", "Lindqvist", "Mejia", "Novak",
+    "Alvarez",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ibrahim",
+    "Jensen",
+    "Kumar",
+    "Lopez",
+    "Moreau",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quintero",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Usman",
+    "Vargas",
+    "Weber",
+    "Xu",
+    "Yamamoto",
+    "Zelaya",
+    "Andersen",
+    "Brooks",
+    "Castillo",
+    "Dubois",
+    "Ekström",
+    "Flores",
+    "Gomez",
+    "Hughes",
+    "Iyer",
+    "Jovanovic",
+    "Kowalski",
+    "Lindqvist",
+    "Mejia",
+    "Novak",
 ];
 
 const WINDOWS_EDGE: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36 Edg/128.0.2739.67";
-const WINDOWS_CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36";
+const WINDOWS_CHROME: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36";
 const MAC_SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15";
-const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
+const IPHONE: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.6613.127 Mobile Safari/537.36";
 
 impl Tenant {
@@ -234,7 +279,12 @@ impl Tenant {
                 let (upn, display_name) = if role == Role::Service {
                     (format!("svc-reporting@{domain}"), "Reporting Service".to_string())
                 } else {
-                    let local = format!("{}.{}{}", first, last, if index >= FIRST.len() { (index / FIRST.len()).to_string() } else { String::new() });
+                    let local = format!(
+                        "{}.{}{}",
+                        first,
+                        last,
+                        if index >= FIRST.len() { (index / FIRST.len()).to_string() } else { String::new() }
+                    );
                     (format!("{}@{domain}", ascii(&local).to_lowercase()), format!("{first} {last}"))
                 };
                 let mac = u.chance(0.2);
@@ -242,8 +292,20 @@ impl Tenant {
                     id: u.guid(),
                     name: format!("{}-{:04}", if mac { "MBP" } else { "LT" }, index),
                     os: if mac { "MacOs" } else { "Windows10" },
-                    browser: if mac { "Safari 17.6" } else if u.chance(0.6) { "Edge 128.0.0" } else { "Chrome 128.0.0" },
-                    user_agent: if mac { MAC_SAFARI } else if u.chance(0.6) { WINDOWS_EDGE } else { WINDOWS_CHROME },
+                    browser: if mac {
+                        "Safari 17.6"
+                    } else if u.chance(0.6) {
+                        "Edge 128.0.0"
+                    } else {
+                        "Chrome 128.0.0"
+                    },
+                    user_agent: if mac {
+                        MAC_SAFARI
+                    } else if u.chance(0.6) {
+                        WINDOWS_EDGE
+                    } else {
+                        WINDOWS_CHROME
+                    },
                     trust_type: if mac { "Azure AD registered" } else { "Azure AD joined" },
                     managed: true,
                 };

@@ -32,15 +32,22 @@ pub(crate) fn expand_json_strings(map: &mut Map<String, Value>) {
 pub(crate) struct Fields<'a> {
     primary: &'a Map<String, Value>,
     fallback: Option<&'a Map<String, Value>>,
+    /// Whether any column name carries a portal suffix; most records have none, and then
+    /// the suffixed spellings are not tried (they would cost an allocation per miss).
+    suffixed: bool,
+}
+
+fn has_suffixes(map: &Map<String, Value>) -> bool {
+    map.keys().any(|k| SUFFIXES.iter().any(|s| k.ends_with(s)))
 }
 
 impl<'a> Fields<'a> {
     pub fn new(primary: &'a Map<String, Value>) -> Self {
-        Fields { primary, fallback: None }
+        Fields { primary, fallback: None, suffixed: has_suffixes(primary) }
     }
 
     pub fn with_fallback(primary: &'a Map<String, Value>, fallback: &'a Map<String, Value>) -> Self {
-        Fields { primary, fallback: Some(fallback) }
+        Fields { primary, fallback: Some(fallback), suffixed: has_suffixes(primary) || has_suffixes(fallback) }
     }
 
     /// The first present, non-null, non-empty value among `names`.
@@ -52,7 +59,7 @@ impl<'a> Fields<'a> {
                     return Some(v);
                 }
             }
-            for name in names {
+            for name in names.iter().filter(|_| self.suffixed) {
                 for suffix in SUFFIXES {
                     if let Some(v) = map.get(&format!("{name}{suffix}")).filter(|v| present(v)) {
                         return Some(v);
@@ -163,11 +170,7 @@ pub(crate) fn as_bool(v: &Value) -> Option<bool> {
 
 /// Values of `key` in an array of objects (e.g. `authenticationDetails[].authenticationMethod`).
 pub(crate) fn pluck(items: &[Value], keys: &[&str]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(Value::as_object)
-        .filter_map(|o| Fields::new(o).text(keys))
-        .collect()
+    items.iter().filter_map(Value::as_object).filter_map(|o| Fields::new(o).text(keys)).collect()
 }
 
 /// Looks up `name` in a list of `{Name, Value}` or `{key, value}` pairs, case-insensitively.
@@ -248,7 +251,10 @@ mod tests {
 
     #[test]
     fn ip_addresses_lose_ports_and_brackets() {
-        assert_eq!(normalise_ip("[2a01:110:8068:7:9bf8:aa87:e00a:5f1f]:36185").as_deref(), Some("2a01:110:8068:7:9bf8:aa87:e00a:5f1f"));
+        assert_eq!(
+            normalise_ip("[2a01:110:8068:7:9bf8:aa87:e00a:5f1f]:36185").as_deref(),
+            Some("2a01:110:8068:7:9bf8:aa87:e00a:5f1f")
+        );
         assert_eq!(normalise_ip("89.187.164.82:50123").as_deref(), Some("89.187.164.82"));
         assert_eq!(normalise_ip(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
         assert_eq!(normalise_ip("not-an-ip").as_deref(), Some("not-an-ip"));

@@ -15,13 +15,8 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
-        Table::SignIns,
-        Table::Audits,
-        Table::RiskDetections,
-        Table::MailboxActivity,
-        Table::MessageTrace,
-    ];
+    pub const ALL: [Table; 5] =
+        [Table::SignIns, Table::Audits, Table::RiskDetections, Table::MailboxActivity, Table::MessageTrace];
 
     /// The SQL name of the table.
     pub fn name(self) -> &'static str {

@@ -20,8 +20,15 @@ const NAIVE: [&str; 12] = [
     "%Y%m%d%H%M%S",
 ];
 
-/// Parses a timestamp from any of the dialects. Returns `None` for text that is not one.
+/// Parses a timestamp from any of the dialects. Returns `None` for text that is not one, and
+/// for times outside 1970..2200 (such as .NET's `0001-01-01T00:00:00`, which exports use for
+/// "no value").
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    parse_any(text).filter(|t| (1970..2200).contains(&t.year()))
+}
+
+fn parse_any(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim();
     if t.is_empty() {
         return None;
@@ -40,10 +47,7 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     }
     let naive = t.strip_suffix('Z').or_else(|| t.strip_suffix(" UTC")).unwrap_or(t);
     let naive = day_first_to_month_first(naive);
-    NAIVE
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(&naive, fmt).ok())
-        .map(|n| n.and_utc())
+    NAIVE.iter().find_map(|fmt| NaiveDateTime::parse_from_str(&naive, fmt).ok()).map(|n| n.and_utc())
 }
 
 /// `/Date(1727375016000)/`, as Windows PowerShell's ConvertTo-Json writes dates.
@@ -91,7 +95,14 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_time() {
-        for t in ["", "yesterday", "13/13/2021 10:00", "2021-02-30T10:00:00Z"] {
+        for t in [
+            "",
+            "yesterday",
+            "13/13/2021 10:00",
+            "2021-02-30T10:00:00Z",
+            "0001-01-01T00:00:00",
+            "/Date(99999999999999999)/",
+        ] {
             assert_eq!(parse(t), None, "{t:?}");
         }
     }

@@ -26,11 +26,7 @@ fn data_type(kind: Kind) -> DataType {
 /// The Arrow schema of a table, in column order. Every column is nullable: exports differ in
 /// what they carry.
 pub fn schema(table: Table) -> SchemaRef {
-    let fields: Vec<Field> = table
-        .columns()
-        .iter()
-        .map(|c| Field::new(c.name, data_type(c.kind), true))
-        .collect();
+    let fields: Vec<Field> = table.columns().iter().map(|c| Field::new(c.name, data_type(c.kind), true)).collect();
     Arc::new(Schema::new(fields))
 }
 
@@ -72,10 +68,9 @@ impl BatchBuilder {
                 Cell::Int(v) => any.downcast_mut::<Int64Builder>().expect("int column").append_option(v),
                 Cell::Float(v) => any.downcast_mut::<Float64Builder>().expect("float column").append_option(v),
                 Cell::Bool(v) => any.downcast_mut::<BooleanBuilder>().expect("bool column").append_option(v),
-                Cell::Time(v) => any
-                    .downcast_mut::<TimestampMicrosecondBuilder>()
-                    .expect("time column")
-                    .append_option(v),
+                Cell::Time(v) => {
+                    any.downcast_mut::<TimestampMicrosecondBuilder>().expect("time column").append_option(v)
+                }
                 Cell::List(items) => {
                     let list = any.downcast_mut::<ListBuilder<StringBuilder>>().expect("list column");
                     for item in items {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use sleuth_ingest::{Record, Table};
@@ -46,7 +46,12 @@ pub struct Ingest<'s> {
 impl<'s> Ingest<'s> {
     pub(crate) fn begin(store: &'s mut Store) -> Result<Self, StoreError> {
         let lock_path = store.meta_dir().join("lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| StoreError::io(&lock_path, e))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
         lock.try_lock().map_err(|_| StoreError::Busy(store.root().display().to_string()))?;
         // Re-read under the lock: another writer may have committed since the store was opened.
         store.reload()?;

@@ -116,7 +116,8 @@ impl Store {
     }
 
     fn reload(&mut self) -> Result<(), StoreError> {
-        self.manifest = Manifest::load(&self.root)?.ok_or_else(|| StoreError::NotAStore(self.root.display().to_string()))?;
+        self.manifest =
+            Manifest::load(&self.root)?.ok_or_else(|| StoreError::NotAStore(self.root.display().to_string()))?;
         Ok(())
     }
 

@@ -31,9 +31,8 @@ impl Store {
                 .map(|f| ListingTableUrl::parse(self.root().join(&f.path).to_string_lossy()))
                 .collect::<Result<Vec<_>, _>>()?;
             let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(schema);
+            let config =
+                ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
             ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
         }
         Ok(ctx)

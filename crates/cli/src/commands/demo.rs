@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,7 +44,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     let manifest = sleuth_demo::generate(&config, &args.dir)?;
     let total: u64 = manifest.records.values().sum();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "Wrote the demo tenant '{}' to {}: {} users, {} days ({} .. {}), {total} records.",
         manifest.tenant,
         args.dir.display(),
@@ -51,13 +54,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         manifest.days,
         manifest.start,
         manifest.end
-    );
+    )?;
     for (table, n) in &manifest.records {
-        println!("  {table:<18} {n:>10}");
+        writeln!(out, "  {table:<18} {n:>10}")?;
     }
-    println!("Stories ({} attacks, {} benign look-alikes) are listed in {}.",
+    writeln!(
+        out,
+        "Stories ({} attacks, {} benign look-alikes) are listed in {}.",
         manifest.stories.iter().filter(|s| s.kind == "attack").count(),
         manifest.stories.iter().filter(|s| s.kind == "benign").count(),
-        args.dir.join("manifest.json").display());
+        args.dir.join("manifest.json").display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -5,8 +6,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sleuth_ingest::{FileReport, FileStatus, Table};
-use sleuth_store::{IngestSummary, Store, StoreError};
+use sleuth_ingest::{FileReport, FileStatus, Record, Table};
+use sleuth_store::{Ingest, IngestSummary, Store, StoreError};
 
 use crate::output::terminal_safe;
 
@@ -38,39 +39,15 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let files = sleuth_ingest::files(&args.paths).context("listing the input files")?;
     let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
     let mut store = Store::open_or_create(&args.store)?;
-    let mut ingest = store.begin_ingest()?;
-
+    let ingest = store.begin_ingest()?;
     let bar = ProgressBar::new(bytes).with_style(
         ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta} {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let mut reports: Vec<FileReport> = Vec::new();
-    let mut failure: Option<StoreError> = None;
-    for file in &files {
-        bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let mut pushed = 0u64;
-        let file_reports = sleuth_ingest::read_path(file, &mut |record| {
-            if failure.is_none() {
-                if let Err(e) = ingest.push(&record) {
-                    failure = Some(e);
-                }
-                pushed += 1;
-                if pushed % 50_000 == 0 {
-                    bar.tick();
-                }
-            }
-        });
-        if let Some(e) = failure.take() {
-            bar.abandon();
-            return Err(anyhow::Error::new(e).context(format!("writing records of {} to the store; nothing was committed", file.display())));
-        }
-        reports.extend(file_reports);
-        bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
-    }
+    let (reports, summary) = read_and_write(&files, ingest, &bar)?;
     bar.finish_and_clear();
-    let summary = ingest.commit()?;
-    print_summary(&args, &files, &reports, &summary, started.elapsed().as_secs_f64());
+    print_summary(&mut std::io::stdout().lock(), &args, &files, &reports, &summary, started.elapsed().as_secs_f64())?;
     let troubled = reports.iter().any(|r| {
         matches!(r.status(), FileStatus::Partial | FileStatus::Failed | FileStatus::Unreadable | FileStatus::Empty)
     });
@@ -78,23 +55,79 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(if troubled || nothing { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn print_summary(args: &IngestArgs, files: &[PathBuf], reports: &[FileReport], summary: &IngestSummary, seconds: f64) {
+/// Records handed from the reading thread to the writing thread at a time.
+const HANDOFF: usize = 512;
+
+/// Reads and normalises on this thread while another deduplicates, encodes and writes:
+/// two stages of one ordered stream, so the result is the same as a single thread's.
+fn read_and_write(
+    files: &[PathBuf],
+    mut ingest: Ingest<'_>,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
+        let writer = scope.spawn(move || -> Result<IngestSummary, StoreError> {
+            for batch in rx {
+                for record in &batch {
+                    ingest.push(record)?;
+                }
+            }
+            ingest.commit()
+        });
+        let mut reports = Vec::new();
+        let mut pending = Vec::with_capacity(HANDOFF);
+        let mut writer_gone = false;
+        for file in files {
+            bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            reports.extend(sleuth_ingest::read_path(file, &mut |record| {
+                pending.push(record);
+                if pending.len() >= HANDOFF && !writer_gone {
+                    writer_gone = tx.send(std::mem::replace(&mut pending, Vec::with_capacity(HANDOFF))).is_err();
+                }
+            }));
+            bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
+            if writer_gone {
+                break;
+            }
+        }
+        if !pending.is_empty() {
+            let _ = tx.send(pending);
+        }
+        drop(tx);
+        let summary = writer.join().expect("the writer thread does not panic").map_err(|e| {
+            bar.abandon();
+            anyhow::Error::new(e).context("writing to the store; nothing was committed")
+        })?;
+        Ok((reports, summary))
+    })
+}
+
+fn print_summary(
+    out: &mut impl Write,
+    args: &IngestArgs,
+    files: &[PathBuf],
+    reports: &[FileReport],
+    summary: &IngestSummary,
+    seconds: f64,
+) -> std::io::Result<()> {
     let read: u64 = reports.iter().map(FileReport::total).sum();
     let added: u64 = summary.added.values().sum();
-    println!(
+    writeln!(
+        out,
         "Read {read} records from {} files; {added} new records committed to {} (generation {}) in {seconds:.1} s.",
         files.len(),
         args.store.display(),
         summary.generation
-    );
-    println!();
-    println!("{:<18} {:>12} {:>12}", "table", "added", "duplicates");
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{:<18} {:>12} {:>12}", "table", "added", "duplicates")?;
     for table in Table::ALL {
         let a = summary.added.get(&table).copied().unwrap_or(0);
         let d = summary.duplicates.get(&table).copied().unwrap_or(0);
-        println!("{:<18} {a:>12} {d:>12}", table.name());
+        writeln!(out, "{:<18} {a:>12} {d:>12}", table.name())?;
     }
-    println!();
+    writeln!(out)?;
     let mut shown = 0;
     for r in reports {
         let status = r.status();
@@ -127,22 +160,23 @@ fn print_summary(args: &IngestArgs, files: &[PathBuf], reports: &[FileReport], s
         if !r.encoding.is_empty() {
             detail.push_str(&format!(" [{}]", r.encoding.join(", ")));
         }
-        println!("{label:<13} {}  {}", terminal_safe(&r.name), terminal_safe(&detail));
+        writeln!(out, "{label:<13} {}  {}", terminal_safe(&r.name), terminal_safe(&detail))?;
         if let Some(e) = &r.error {
-            println!("{:<13}   {}", "", terminal_safe(e));
+            writeln!(out, "{:<13}   {}", "", terminal_safe(e))?;
         }
         for p in &r.problems {
-            println!("{:<13}   {}: {}", "", p.position, terminal_safe(&p.reason));
+            writeln!(out, "{:<13}   {}: {}", "", p.position, terminal_safe(&p.reason))?;
         }
         let hidden = (r.invalid + r.unrecognised.min(1) + r.without_time.min(1)) as usize;
         if hidden > r.problems.len() {
-            println!("{:<13}   ... and {} more problems", "", hidden - r.problems.len());
+            writeln!(out, "{:<13}   ... and {} more problems", "", hidden - r.problems.len())?;
         }
         if r.without_time > 0 {
-            println!("{:<13}   {} records kept without a timestamp", "", r.without_time);
+            writeln!(out, "{:<13}   {} records kept without a timestamp", "", r.without_time)?;
         }
     }
     if args.quiet && shown < reports.len() {
-        println!("{} files read completely.", reports.len() - shown);
+        writeln!(out, "{} files read completely.", reports.len() - shown)?;
     }
+    Ok(())
 }

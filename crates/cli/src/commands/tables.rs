@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ pub struct TablesArgs {
 
 pub fn run(args: TablesArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.as_deref().map(Store::open).transpose()?;
+    let mut out = std::io::stdout().lock();
     let tables: Vec<Table> = match &args.table {
         Some(name) => vec![Table::from_name(name).ok_or_else(|| {
             anyhow::anyhow!("no table {name:?}; the tables are {}", Table::ALL.map(|t| t.name()).join(", "))
@@ -27,17 +29,20 @@ pub fn run(args: TablesArgs) -> anyhow::Result<ExitCode> {
         None => Table::ALL.to_vec(),
     };
     for table in tables {
-        println!("{} — {}", table.name(), table.description());
+        writeln!(out, "{} — {}", table.name(), table.description())?;
         if let Some(store) = &store {
             let files = store.manifest().files(table.name());
             let rows: u64 = files.iter().map(|f| f.rows).sum();
             let min = files.iter().filter_map(|f| f.min_time).min();
             let max = files.iter().filter_map(|f| f.max_time).max();
-            let range = match (min.and_then(DateTime::<Utc>::from_timestamp_micros), max.and_then(DateTime::<Utc>::from_timestamp_micros)) {
+            let range = match (
+                min.and_then(DateTime::<Utc>::from_timestamp_micros),
+                max.and_then(DateTime::<Utc>::from_timestamp_micros),
+            ) {
                 (Some(a), Some(b)) => format!("{} .. {}", a.format("%Y-%m-%d %H:%M:%S"), b.format("%Y-%m-%d %H:%M:%S")),
                 _ => "no timestamps".into(),
             };
-            println!("  {rows} rows in {} files; {range} UTC", files.len());
+            writeln!(out, "  {rows} rows in {} files; {range} UTC", files.len())?;
         }
         for c in table.columns() {
             let kind = match c.kind {
@@ -48,10 +53,10 @@ pub fn run(args: TablesArgs) -> anyhow::Result<ExitCode> {
                 Kind::Time => "timestamp",
                 Kind::List => "list<text>",
             };
-            println!("  {:<28} {:<10} {}", c.name, kind, c.meaning);
-            println!("  {:<28} {:<10} from: {}", "", "", c.sources);
+            writeln!(out, "  {:<28} {:<10} {}", c.name, kind, c.meaning)?;
+            writeln!(out, "  {:<28} {:<10} from: {}", "", "", c.sources)?;
         }
-        println!();
+        writeln!(out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,7 +34,8 @@ fn line_of<'a>(out: &'a str, name: &str) -> &'a str {
 #[test]
 fn truncated_json_keeps_the_records_before_the_cut() {
     let t = temp();
-    let page = format!("{{\"value\":[\n{},\n{},\n{{\"id\":\"3\",\"createdDa", signin_json("1", "a"), signin_json("2", "b"));
+    let page =
+        format!("{{\"value\":[\n{},\n{},\n{{\"id\":\"3\",\"createdDa", signin_json("1", "a"), signin_json("2", "b"));
     write(t.path(), "truncated.json", page.as_bytes());
     let (code, out, store) = ingest(t.path());
     assert_eq!(code, 1, "{out}");
@@ -74,7 +75,8 @@ fn utf16_csv_with_embedded_newlines_quotes_and_a_huge_field() {
     let (code, out, store) = ingest(t.path());
     assert_eq!(code, 0, "{out}");
     assert!(line_of(&out, "export.csv").contains("[UTF-16]"), "{out}");
-    let rows = query(&store, "SELECT user_agent, user_display_name, length(user_agent) AS n FROM signins ORDER BY record_id");
+    let rows =
+        query(&store, "SELECT user_agent, user_display_name, length(user_agent) AS n FROM signins ORDER BY record_id");
     assert_eq!(rows[0]["user_agent"], "multi\nline \"quoted\", agent");
     assert_eq!(rows[0]["user_display_name"], "Doe, Jane");
     assert_eq!(rows[1]["n"], 3_000_000);

@@ -41,21 +41,27 @@ fn json_output_keeps_types_and_column_order() {
 #[test]
 fn a_closed_pipe_is_not_an_error() {
     let demo = demo();
-    let mut child = sleuth()
-        .args(["sql", "--store", path(&demo.store), "--format", "csv", "SELECT * FROM signins"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 16];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout);
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(status.success(), "exit {status:?}: {err}");
-    assert!(err.is_empty(), "{err}");
+    let store = path(&demo.store);
+    let dir = path(&demo.dir);
+    let t = temp();
+    let fresh = t.path().join("s");
+    let commands: [Vec<&str>; 3] = [
+        vec!["sql", "--store", store, "--format", "csv", "SELECT * FROM signins"],
+        vec!["tables", "--store", store],
+        vec!["ingest", dir, "--store", path(&fresh)],
+    ];
+    for args in commands {
+        let mut child = sleuth().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(status.code() == Some(0), "{args:?}: exit {status:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
 }
 
 #[test]

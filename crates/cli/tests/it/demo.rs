@@ -16,7 +16,10 @@ fn digest(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if e.path().is_dir() {
                 stack.push(e.path());
             } else {
-                files.insert(e.path().strip_prefix(dir).unwrap().display().to_string(), std::fs::read(e.path()).unwrap());
+                files.insert(
+                    e.path().strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                );
             }
         }
     }
@@ -39,7 +42,10 @@ fn the_same_seed_gives_the_same_bytes() {
     for (name, bytes) in &a {
         assert!(bytes == &b[name], "{name} differs between two runs with the same seed");
     }
-    assert_ne!(a["signins/interactive-signins-beta-page-0001.json"], c["signins/interactive-signins-beta-page-0001.json"]);
+    assert_ne!(
+        a["signins/interactive-signins-beta-page-0001.json"],
+        c["signins/interactive-signins-beta-page-0001.json"]
+    );
 }
 
 #[test]
@@ -55,7 +61,14 @@ fn the_default_tenant_is_a_month_of_a_realistic_organisation() {
     assert!(m["records"]["message_trace"].as_u64().unwrap() > 5_000);
     let stories = m["stories"].as_array().unwrap();
     let ids: Vec<&str> = stories.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    for id in ["sspr-takeover-blocked", "token-theft-bec", "credential-stuffing", "impossible-travel", "tor-mfa-fatigue-consent", "password-spray"] {
+    for id in [
+        "sspr-takeover-blocked",
+        "token-theft-bec",
+        "credential-stuffing",
+        "impossible-travel",
+        "tor-mfa-fatigue-consent",
+        "password-spray",
+    ] {
         assert!(ids.contains(&id), "{id} missing");
     }
     let users: std::collections::HashSet<&str> = stories.iter().map(|s| s["user"].as_str().unwrap()).collect();
@@ -93,16 +106,38 @@ fn seed_000_story_holds_what_the_seed_describes() {
     let demo = demo();
     let s = story(&demo.manifest, "sspr-takeover-blocked");
     let u = s["user"].as_str().unwrap();
-    let blocked = query(&demo.store, &format!(
-        "SELECT DISTINCT country FROM signins WHERE user_principal_name = '{u}' AND result_type IN (53003, 53004) AND risk_state = 'atRisk' ORDER BY country"));
+    let blocked = query(
+        &demo.store,
+        &format!(
+            "SELECT DISTINCT country FROM signins WHERE user_principal_name = '{u}' AND result_type IN (53003, 53004) AND risk_state = 'atRisk' ORDER BY country"
+        ),
+    );
     let countries: Vec<&str> = blocked.iter().map(|r| r["country"].as_str().unwrap()).collect();
     assert_eq!(countries, ["BD", "ES", "MX", "MY", "PH"]);
-    assert_eq!(count(&demo.store, &format!(
-        "SELECT count(*) FROM signins WHERE user_principal_name = '{u}' AND result_type IN (53003, 53004) AND array_has(authentication_step_results, 'Correct password')")), 0);
-    assert_eq!(count(&demo.store, &format!(
-        "SELECT count(*) FROM audits WHERE user_principal_name = '{u}' AND activity = 'Unlock user account (self-service)' AND result = 'success'")), 2);
-    let resets = query(&demo.store, &format!(
-        "SELECT result_reason FROM audits WHERE user_principal_name = '{u}' AND activity = 'Reset password (self-service)' AND result = 'failure' ORDER BY time"));
+    assert_eq!(
+        count(
+            &demo.store,
+            &format!(
+                "SELECT count(*) FROM signins WHERE user_principal_name = '{u}' AND result_type IN (53003, 53004) AND array_has(authentication_step_results, 'Correct password')"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &demo.store,
+            &format!(
+                "SELECT count(*) FROM audits WHERE user_principal_name = '{u}' AND activity = 'Unlock user account (self-service)' AND result = 'success'"
+            )
+        ),
+        2
+    );
+    let resets = query(
+        &demo.store,
+        &format!(
+            "SELECT result_reason FROM audits WHERE user_principal_name = '{u}' AND activity = 'Reset password (self-service)' AND result = 'failure' ORDER BY time"
+        ),
+    );
     assert_eq!(resets.len(), 4);
     assert!(resets.iter().all(|r| r["result_reason"].as_str().unwrap().ends_with("PolicyViolation")));
 }
@@ -112,18 +147,38 @@ fn seed_003_story_holds_what_the_seed_describes() {
     let demo = demo();
     let s = story(&demo.manifest, "token-theft-bec");
     let u = s["user"].as_str().unwrap();
-    assert!(count(&demo.store, &format!(
-        "SELECT count(*) FROM signins WHERE user_principal_name = '{u}' AND mfa_satisfied_by_token AND user_agent LIKE 'node-fetch/%' AND ip_address LIKE '89.187.164.%'")) >= 4);
-    let rogue = query(&demo.store, &format!(
-        "SELECT modified_properties, initiated_by_ip FROM audits WHERE user_principal_name = '{u}' AND array_has(modified_property_names, 'StrongAuthenticationPhoneAppDetail')"));
+    assert!(
+        count(
+            &demo.store,
+            &format!(
+                "SELECT count(*) FROM signins WHERE user_principal_name = '{u}' AND mfa_satisfied_by_token AND user_agent LIKE 'node-fetch/%' AND ip_address LIKE '89.187.164.%'"
+            )
+        ) >= 4
+    );
+    let rogue = query(
+        &demo.store,
+        &format!(
+            "SELECT modified_properties, initiated_by_ip FROM audits WHERE user_principal_name = '{u}' AND array_has(modified_property_names, 'StrongAuthenticationPhoneAppDetail')"
+        ),
+    );
     assert_eq!(rogue.len(), 1);
     assert!(rogue[0]["modified_properties"].as_str().unwrap().contains("Infinix"));
     assert_eq!(rogue[0]["initiated_by_ip"], "89.187.164.82");
-    let rule = query(&demo.store, &format!("SELECT move_to_folder, client_ip FROM mailbox_activity WHERE user_principal_name = '{u}' AND operation = 'New-InboxRule'"));
+    let rule = query(
+        &demo.store,
+        &format!(
+            "SELECT move_to_folder, client_ip FROM mailbox_activity WHERE user_principal_name = '{u}' AND operation = 'New-InboxRule'"
+        ),
+    );
     assert_eq!(rule[0]["move_to_folder"], "RSS Subscriptions");
     assert_eq!(rule[0]["client_ip"], "89.187.164.82");
-    let recipients = query(&demo.store, &format!(
-        "SELECT DISTINCT recipient_address FROM message_trace WHERE sender_address = '{u}' AND original_client_ip IN ({}) ORDER BY 1", in_list(&s["ips"])));
+    let recipients = query(
+        &demo.store,
+        &format!(
+            "SELECT DISTINCT recipient_address FROM message_trace WHERE sender_address = '{u}' AND original_client_ip IN ({}) ORDER BY 1",
+            in_list(&s["ips"])
+        ),
+    );
     let got: Vec<&str> = recipients.iter().map(|r| r["recipient_address"].as_str().unwrap()).collect();
     let mut expected: Vec<&str> = s["related_users"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     expected.sort();
@@ -141,8 +196,16 @@ fn seed_002_spray_touches_many_users_with_lockouts_and_enumeration() {
     assert!(rows[0]["users"].as_i64().unwrap() >= 40, "{:?}", rows[0]);
     assert!(rows[0]["locked"].as_i64().unwrap() >= 10);
     assert!(rows[0]["unknown"].as_i64().unwrap() >= 20);
-    assert_eq!(count(&demo.store, &format!(
-        "SELECT count(*) FROM risk_detections WHERE user_principal_name = '{}' AND risk_event_type = 'newCountry'", s["user"].as_str().unwrap())), 1);
+    assert_eq!(
+        count(
+            &demo.store,
+            &format!(
+                "SELECT count(*) FROM risk_detections WHERE user_principal_name = '{}' AND risk_event_type = 'newCountry'",
+                s["user"].as_str().unwrap()
+            )
+        ),
+        1
+    );
 }
 
 #[test]

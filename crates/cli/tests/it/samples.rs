@@ -42,7 +42,9 @@ fn every_sample_table_has_the_expected_rows() {
 #[test]
 fn files_that_are_not_exports_are_listed_not_dropped() {
     let out = &ingested().1;
-    for name in ["SOURCES.md", "README.md", "signinLogs.csv", "WindowsEvents.json", "GoldenSAMLADFSMailAccess.metadata.yaml"] {
+    for name in
+        ["SOURCES.md", "README.md", "signinLogs.csv", "WindowsEvents.json", "GoldenSAMLADFSMailAccess.metadata.yaml"]
+    {
         let line = out.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} not listed:\n{out}"));
         assert!(line.starts_with("unrecognised"), "{line}");
     }
@@ -70,7 +72,10 @@ fn locale_timestamps_dynamic_pairs_and_mixed_case_are_normalised() {
 #[test]
 fn swapped_coordinates_are_kept_and_flagged() {
     // disable_accounts.csv places 175.45.176.99 (North Korea) at latitude 125.16.
-    let rows = query(&store(), "SELECT latitude, longitude, coordinates_valid, coordinates_issue, result_type FROM signins WHERE ip_address = '175.45.176.99' AND latitude > 90 LIMIT 1");
+    let rows = query(
+        &store(),
+        "SELECT latitude, longitude, coordinates_valid, coordinates_issue, result_type FROM signins WHERE ip_address = '175.45.176.99' AND latitude > 90 LIMIT 1",
+    );
     let r = &rows[0];
     assert_eq!(r["latitude"], 125.16241073608398);
     assert_eq!(r["coordinates_valid"], false);
@@ -82,7 +87,10 @@ fn swapped_coordinates_are_kept_and_flagged() {
 fn unified_audit_log_inbox_rule_is_read_with_its_parameters() {
     // office_activity_inbox_rule.csv: New-InboxRule "rule2" moving "do not open" to Junk Email,
     // from a bracketed IPv6 address with a port, by a mixed-case UPN.
-    let rows = query(&store(), "SELECT user_principal_name, client_ip, rule_name, move_to_folder, rule_keywords, rule_actions FROM mailbox_activity WHERE rule_name = 'rule2'");
+    let rows = query(
+        &store(),
+        "SELECT user_principal_name, client_ip, rule_name, move_to_folder, rule_keywords, rule_actions FROM mailbox_activity WHERE rule_name = 'rule2'",
+    );
     let r = &rows[0];
     assert_eq!(r["user_principal_name"], "adelev@contoso.onmicrosoft.com");
     assert_eq!(r["client_ip"], "2a01:110:8068:7:9bf8:aa87:e00a:5f1f");
@@ -94,11 +102,21 @@ fn unified_audit_log_inbox_rule_is_read_with_its_parameters() {
 #[test]
 fn golden_saml_audit_and_mail_access_from_zip_members() {
     let s = store();
-    let rows = query(&s, "SELECT activity, target_display_name, modified_property_names, source_file FROM audits WHERE record_id = 'Directory_10065ffb-8199-48bc-8ff5-912cb5b8295a_AUMVX_13992832'");
+    let rows = query(
+        &s,
+        "SELECT activity, target_display_name, modified_property_names, source_file FROM audits WHERE record_id = 'Directory_10065ffb-8199-48bc-8ff5-912cb5b8295a_AUMVX_13992832'",
+    );
     assert_eq!(rows[0]["target_display_name"], "SimuLandApp");
     assert_eq!(rows[0]["modified_property_names"][0], "KeyDescription");
-    assert!(rows[0]["source_file"].as_str().unwrap().contains("AADAuditEvents.Zip!AADAuditEvents.json"), "{:?}", rows[0]);
-    let mail = query(&s, "SELECT operation, item_count, client_ip FROM mailbox_activity WHERE operation = 'MailItemsAccessed'");
+    assert!(
+        rows[0]["source_file"].as_str().unwrap().contains("AADAuditEvents.Zip!AADAuditEvents.json"),
+        "{:?}",
+        rows[0]
+    );
+    let mail = query(
+        &s,
+        "SELECT operation, item_count, client_ip FROM mailbox_activity WHERE operation = 'MailItemsAccessed'",
+    );
     assert_eq!(mail[0]["item_count"], 7);
     assert_eq!(mail[0]["client_ip"], "1.2.3.4");
 }

@@ -19,7 +19,8 @@ fn parquet_files(store: &Path) -> usize {
 }
 
 fn manifest_files(store: &Path) -> usize {
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(store.join("_sleuth/manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("_sleuth/manifest.json")).unwrap()).unwrap();
     m["tables"].as_object().unwrap().values().map(|v| v.as_array().unwrap().len()).sum()
 }
 
@@ -54,7 +55,10 @@ fn a_crash_before_the_commit_leaves_the_previous_state() {
             .unwrap();
         assert!(!out.status.success(), "the crash hook did not fire at {point}");
         assert_eq!(count(&store, TOTALS), before, "state changed by a crash at {point}");
-        assert!(parquet_files(&store) > manifest_files(&store), "the crashed ingest should have left orphans at {point}");
+        assert!(
+            parquet_files(&store) > manifest_files(&store),
+            "the crashed ingest should have left orphans at {point}"
+        );
         let (code, _, _) = run(&["ingest", path(&demo.dir), "--store", path(&store)]);
         assert_eq!(code, 0);
         assert_eq!(count(&store, TOTALS), count(&demo.store, TOTALS));
@@ -78,7 +82,10 @@ fn sigkill_at_any_moment_leaves_the_state_before_or_after() {
         let _ = child.kill(); // SIGKILL on Unix
         let _ = child.wait();
         let now = count(&store, TOTALS);
-        assert!(now == before || now == after, "partial state after a kill at {delay_ms} ms: {now} (before {before}, after {after})");
+        assert!(
+            now == before || now == after,
+            "partial state after a kill at {delay_ms} ms: {now} (before {before}, after {after})"
+        );
         seen_after |= now == after;
         if seen_after {
             break;
@@ -107,10 +114,14 @@ fn another_engine_can_read_the_committed_files() {
     // The layout is plain Parquet; the manifest names the files. Read one back with the
     // parquet reader directly, as DuckDB or Spark would.
     let demo = demo();
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo.store.join("_sleuth/manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo.store.join("_sleuth/manifest.json")).unwrap()).unwrap();
     let file = m["tables"]["signins"][0]["path"].as_str().unwrap();
     let rows = m["tables"]["signins"][0]["rows"].as_u64().unwrap();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(demo.store.join(file)).unwrap()).unwrap();
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(demo.store.join(file)).unwrap(),
+    )
+    .unwrap();
     let columns: Vec<String> = reader.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(columns[..3], ["record_id", "time", "is_interactive"]);
     let read: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();

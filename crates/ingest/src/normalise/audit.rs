@@ -40,9 +40,8 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
         }
     }
     let additional = f.array(&["additionalDetails", "AdditionalDetails"]).unwrap_or_default();
-    let initiated_by_upn = user
-        .and_then(|u| u.lower(&["userPrincipalName"]))
-        .or_else(|| f.lower(&["ActorUserPrincipalName"]));
+    let initiated_by_upn =
+        user.and_then(|u| u.lower(&["userPrincipalName"])).or_else(|| f.lower(&["ActorUserPrincipalName"]));
 
     Ok(Audit {
         record_id: Some(f.text(&["id", "Id", "ID", "ActivityId"]).unwrap_or_else(|| derived_id(origin.raw))),
@@ -61,9 +60,9 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
             .and_then(|u| u.text(&["ipAddress"]))
             .or_else(|| f.text(&["IPAddress", "InitiatingIpAddress"]))
             .and_then(|ip| normalise_ip(&ip)),
-        initiated_by_app: app
-            .and_then(|a| a.text(&["displayName", "servicePrincipalName"]))
-            .or_else(|| (f.text(&["ActorType"]).as_deref() == Some("Application")).then(|| f.text(&["ActorDisplayName"])).flatten()),
+        initiated_by_app: app.and_then(|a| a.text(&["displayName", "servicePrincipalName"])).or_else(|| {
+            (f.text(&["ActorType"]).as_deref() == Some("Application")).then(|| f.text(&["ActorDisplayName"])).flatten()
+        }),
         target_upn,
         target_display_name: first.and_then(|t| t.text(&["displayName"])),
         target_id: first.and_then(|t| t.text(&["id"])),

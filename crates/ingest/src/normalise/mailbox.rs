@@ -20,8 +20,10 @@ const RULE_ACTIONS: [&str; 10] = [
     "MarkImportance",
     "StopProcessingRules",
 ];
-const RULE_KEYWORDS: [&str; 4] = ["SubjectContainsWords", "SubjectOrBodyContainsWords", "BodyContainsWords", "FromAddressContainsWords"];
-const FORWARDING: [&str; 5] = ["ForwardTo", "ForwardAsAttachmentTo", "RedirectTo", "ForwardingSmtpAddress", "ForwardingAddress"];
+const RULE_KEYWORDS: [&str; 4] =
+    ["SubjectContainsWords", "SubjectOrBodyContainsWords", "BodyContainsWords", "FromAddressContainsWords"];
+const FORWARDING: [&str; 5] =
+    ["ForwardTo", "ForwardAsAttachmentTo", "RedirectTo", "ForwardingSmtpAddress", "ForwardingAddress"];
 
 pub(super) fn normalise(f: Fields, dialect: Dialect, origin: &Origin) -> Outcome {
     outcome(read(f, dialect, origin).map(Record::MailboxActivity))
@@ -36,11 +38,14 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
     let is_rule = operation.as_deref().is_some_and(|o| o.to_ascii_lowercase().contains("inboxrule"));
 
     let enabled = |name: &str| pair_value(params, name).filter(|v| !v.eq_ignore_ascii_case("false"));
-    let rule_actions: Vec<String> = RULE_ACTIONS.iter().filter(|a| enabled(a).is_some()).map(|a| a.to_string()).collect();
+    let rule_actions: Vec<String> =
+        RULE_ACTIONS.iter().filter(|a| enabled(a).is_some()).map(|a| a.to_string()).collect();
     let rule_keywords = RULE_KEYWORDS
         .iter()
         .filter_map(|k| pair_value(params, k))
-        .flat_map(|v| v.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()
+        })
         .collect();
     let forward_to: Vec<String> = FORWARDING
         .iter()
@@ -69,9 +74,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         client_ip: f
             .text(&["ClientIP", "ClientIPAddress", "ClientIp", "Client_IPAddress", "ActorIpAddress"])
             .and_then(|ip| normalise_ip(&ip)),
-        user_agent: f
-            .text(&["ClientInfoString", "UserAgent"])
-            .or_else(|| pair_value(extended, "UserAgent")),
+        user_agent: f.text(&["ClientInfoString", "UserAgent"]).or_else(|| pair_value(extended, "UserAgent")),
         logon_type: f.text(&["LogonType", "Logon_Type"]),
         mailbox_owner_upn: f.lower(&["MailboxOwnerUPN"]),
         session_id: f.text(&["SessionId"]).or_else(|| context.and_then(|c| c.text(&["AADSessionId"]))),

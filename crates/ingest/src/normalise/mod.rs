@@ -78,7 +78,9 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
             "auditlogs" => audit::normalise(f, d, &origin),
             "userriskevents" | "riskdetections" => risk::detection(f, d, &origin),
             "riskyusers" => risk::risky_user(f, d, &origin),
-            other => Outcome::Unrecognised(format!("Azure Monitor record of category {other:?}, which Sleuth does not read")),
+            other => {
+                Outcome::Unrecognised(format!("Azure Monitor record of category {other:?}, which Sleuth does not read"))
+            }
         };
     }
 
@@ -94,9 +96,10 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
 
     let f = Fields::new(&object);
     let kind = f.text(&["Type"]).unwrap_or_default();
-    let camel = ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
-        .iter()
-        .any(|k| object.contains_key(*k));
+    let camel =
+        ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
+            .iter()
+            .any(|k| object.contains_key(*k));
     let dialect = if camel { Dialect::Graph } else { Dialect::LogAnalytics };
 
     if f.value(&["riskEventType", "RiskEventType"]).is_some() {
@@ -127,7 +130,8 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     }
     let has_user = f.value(&["userPrincipalName", "UserPrincipalName", "userId", "UserId"]).is_some();
     let has_app = f.value(&["appDisplayName", "AppDisplayName", "appId", "AppId"]).is_some();
-    let has_result = f.value(&["createdDateTime", "CreatedDateTime", "TimeGenerated", "ResultType", "status", "Status"]).is_some();
+    let has_result =
+        f.value(&["createdDateTime", "CreatedDateTime", "TimeGenerated", "ResultType", "status", "Status"]).is_some();
     if has_user && has_app && has_result {
         let hint = match kind.as_str() {
             "AADNonInteractiveUserSignInLogs" => Some(false),

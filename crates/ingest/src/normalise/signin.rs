@@ -45,7 +45,8 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         .chain(authentication_step_results.iter())
         .any(|s| s.to_ascii_lowercase().contains(TOKEN_CLAIM));
 
-    let policies = f.array(&["appliedConditionalAccessPolicies", "conditionalAccessPolicies", "ConditionalAccessPolicies"]);
+    let policies =
+        f.array(&["appliedConditionalAccessPolicies", "conditionalAccessPolicies", "ConditionalAccessPolicies"]);
     let ca_policies_failed = policies
         .unwrap_or_default()
         .iter()
@@ -56,8 +57,7 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         .collect();
 
     let is_interactive = interactive.or_else(|| f.bool(&["isInteractive", "IsInteractive"])).or_else(|| {
-        f.array(&["signInEventTypes"])
-            .map(|types| types.iter().any(|t| t.as_str() == Some("interactiveUser")))
+        f.array(&["signInEventTypes"]).map(|types| types.iter().any(|t| t.as_str() == Some("interactiveUser")))
     });
 
     Ok(SignIn {
@@ -68,7 +68,9 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         user_display_name: f.text(&["userDisplayName", "UserDisplayName", "User"]),
         user_id: f.text(&["userId", "UserId", "User ID"]),
         user_type: f.text(&["userType", "UserType", "User type"]),
-        ip_address: f.text(&["ipAddress", "IPAddress", "IP address", "callerIpAddress"]).and_then(|ip| normalise_ip(&ip)),
+        ip_address: f
+            .text(&["ipAddress", "IPAddress", "IP address", "callerIpAddress"])
+            .and_then(|ip| normalise_ip(&ip)),
         country,
         state,
         city,
@@ -106,7 +108,11 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         authentication_methods,
         authentication_step_results,
         mfa_satisfied_by_token: Some(mfa_satisfied_by_token),
-        conditional_access_status: f.text(&["conditionalAccessStatus", "ConditionalAccessStatus", "Conditional Access"]),
+        conditional_access_status: f.text(&[
+            "conditionalAccessStatus",
+            "ConditionalAccessStatus",
+            "Conditional Access",
+        ]),
         ca_policies_failed,
         ca_policies: policies.map(|p| Value::Array(p.to_vec()).to_string()),
         device_id: device_text("deviceId", "Device ID"),
@@ -120,7 +126,12 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         risk_level_aggregated: f.text(&["riskLevelAggregated", "RiskLevelAggregated"]),
         risk_state: f.text(&["riskState", "RiskState"]),
         risk_detail: f.text(&["riskDetail", "RiskDetail"]),
-        risk_event_types: list(f.value(&["riskEventTypes_v2", "RiskEventTypes_V2", "riskEventTypes", "RiskEventTypes"])),
+        risk_event_types: list(f.value(&[
+            "riskEventTypes_v2",
+            "RiskEventTypes_V2",
+            "riskEventTypes",
+            "RiskEventTypes",
+        ])),
         correlation_id: f.text(&["correlationId", "CorrelationId", "Correlation ID"]),
         session_id: f.text(&["sessionId", "SessionId", "Session ID"]),
         unique_token_identifier: f.text(&["uniqueTokenIdentifier", "UniqueTokenIdentifier", "Unique token identifier"]),
@@ -173,7 +184,9 @@ fn location(f: Fields) -> Location {
 pub(super) fn list(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(crate::fields::as_text).collect(),
-        Some(Value::String(s)) => s.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        Some(Value::String(s)) => {
+            s.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -15,7 +15,9 @@ pub(crate) fn read(reader: Box<dyn BufRead + '_>, sink: &mut dyn FnMut(Item)) ->
     let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(reader);
     let mut record = csv::ByteRecord::new();
     let header: Vec<String> = match csv.read_byte_record(&mut record) {
-        Ok(true) => record.iter().map(|h| String::from_utf8_lossy(h).trim().trim_matches('\u{feff}').to_string()).collect(),
+        Ok(true) => {
+            record.iter().map(|h| String::from_utf8_lossy(h).trim().trim_matches('\u{feff}').to_string()).collect()
+        }
         Ok(false) => return Ok(()),
         Err(e) => return Err(format!("unreadable CSV header: {e}")),
     };

@@ -41,11 +41,7 @@ pub(crate) fn text<'a>(reader: impl Read + 'a) -> io::Result<(Box<dyn BufRead + 
         }
         return Ok((reader, notes));
     };
-    let decoded = DecodeReaderBytesBuilder::new()
-        .encoding(encoding)
-        .bom_sniffing(true)
-        .strip_bom(true)
-        .build(reader);
+    let decoded = DecodeReaderBytesBuilder::new().encoding(encoding).bom_sniffing(true).strip_bom(true).build(reader);
     Ok((Box::new(BufReader::with_capacity(1 << 16, decoded)), notes))
 }
 
@@ -62,9 +58,11 @@ mod tests {
 
     #[test]
     fn utf16_with_and_without_bom_and_utf8_bom() {
-        let utf16le: Vec<u8> = [0xff, 0xfe].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let utf16le: Vec<u8> =
+            [0xff, 0xfe].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(decode(&utf16le), "a,b\n");
-        let utf16be: Vec<u8> = [0xfe, 0xff].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        let utf16be: Vec<u8> =
+            [0xfe, 0xff].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_be_bytes)).collect();
         assert_eq!(decode(&utf16be), "a,b\n");
         let no_bom: Vec<u8> = "ab,c\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(decode(&no_bom), "ab,c\n");

@@ -107,7 +107,11 @@ fn read_document(reader: impl Read, sink: &mut dyn FnMut(Item)) -> Result<(), St
     let result = Document { sink, count: &mut count }.deserialize(&mut de).and_then(|()| de.end());
     result.map_err(|e| {
         let what = if e.is_eof() { "the file ends in the middle of a JSON value" } else { "JSON syntax error" };
-        format!("{what} at line {} column {} (after record {count}): {e}; the rest of the file could not be read", e.line(), e.column())
+        format!(
+            "{what} at line {} column {} (after record {count}): {e}; the rest of the file could not be read",
+            e.line(),
+            e.column()
+        )
     })
 }
 
@@ -151,10 +155,8 @@ impl<'de> Visitor<'de> for Document<'_> {
         }
         if !streamed {
             // A single record, not a wrapper: put it back together.
-            let body: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), v.get()))
-                .collect();
+            let body: Vec<String> =
+                fields.iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), v.get())).collect();
             *self.count += 1;
             let record = format!("{{{}}}", body.join(","));
             (self.sink)(Item::Record(&record, Position::Record(*self.count)));
@@ -235,7 +237,8 @@ mod tests {
 
     #[test]
     fn every_shape_yields_its_records() {
-        let page = "{\n \"@odata.context\": \"x\",\n \"value\": [ {\"id\": 1}, {\"id\": 2} ],\n \"@odata.nextLink\": \"y\"\n}";
+        let page =
+            "{\n \"@odata.context\": \"x\",\n \"value\": [ {\"id\": 1}, {\"id\": 2} ],\n \"@odata.nextLink\": \"y\"\n}";
         assert_eq!(records(page).0, ["1", "2"]);
         assert_eq!(records("{\"records\":[{\"id\":3}]}").0, ["3"]);
         assert_eq!(records("[\n{\"id\":4},\n{\"id\":5}\n]").0, ["4", "5"]);

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub use json::Position;
 use json::Item;
+pub use json::Position;
 
 use crate::normalise::{Outcome, normalise};
 use crate::schema::{Record, Table};
@@ -116,7 +116,10 @@ impl FileReport {
                     if record.time().is_none() {
                         self.without_time += 1;
                         if self.without_time == 1 {
-                            self.problem(at, format!("kept without a time: no readable timestamp in this {} record", record.table()));
+                            self.problem(
+                                at,
+                                format!("kept without a time: no readable timestamp in this {} record", record.table()),
+                            );
                         }
                     }
                     *self.records.entry(record.table()).or_default() += 1;

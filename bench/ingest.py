@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: Sleuth and DuckDB load the same Graph JSON sign-in pages into Parquet.
+
+    python3 bench/ingest.py [--users 3700] [--days 30]
+
+Generates a demo tenant with every sign-in written as Microsoft Graph pages (at least one
+million sign-ins with the defaults), then times `sleuth ingest` on the sign-in folder and
+DuckDB's `read_json` → Parquet on the same files, each as a child process whose peak resident
+memory is read from the kernel (wait4). DuckDB comes from PyPI into bench/out/venv; it is a
+reference only, not a dependency. Results are printed and written to bench/out/ingest.json.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+SLEUTH = ROOT / "target" / "release" / "sleuth"
+
+DUCKDB_SCRIPT = """
+import duckdb, sys
+con = duckdb.connect()
+con.execute("SET threads = 2")
+con.execute(f\"\"\"COPY (SELECT unnest(value, max_depth := 2)
+               FROM read_json('{sys.argv[1]}/*.json', maximum_object_size = 2000000000))
+               TO '{sys.argv[2]}' (FORMAT parquet)\"\"\")
+print(con.execute(f"SELECT count(*) FROM '{sys.argv[2]}'").fetchone()[0])
+"""
+
+
+def measured(cmd):
+    """Runs cmd; returns (seconds, peak RSS in MiB, stdout)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"{cmd[0]} failed ({code}):\n{out}\n{err}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--users", type=int, default=3700)
+    ap.add_argument("--days", type=int, default=30)
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "sleuth-cli"], cwd=ROOT, check=True)
+
+    tenant = OUT / f"tenant-{args.users}x{args.days}"
+    if not (tenant / "manifest.json").exists():
+        shutil.rmtree(tenant, ignore_errors=True)
+        subprocess.run([SLEUTH, "demo", tenant, "--users", str(args.users), "--days", str(args.days), "--format", "graph"], check=True)
+    signins = tenant / "signins"
+    records = json.loads((tenant / "manifest.json").read_text())["records"]["signins"]
+    mb = sum(f.stat().st_size for f in signins.iterdir()) / 1e6
+
+    store = OUT / "store"
+    shutil.rmtree(store, ignore_errors=True)
+    s_sec, s_rss, s_out = measured([SLEUTH, "ingest", signins, "--store", store, "--quiet"])
+
+    venv = OUT / "venv"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([venv / "bin" / "pip", "install", "-q", "duckdb"], check=True)
+    duck_out = OUT / "duckdb-signins.parquet"
+    d_sec, d_rss, d_out = measured([venv / "bin" / "python", "-c", DUCKDB_SCRIPT, signins, duck_out])
+    version = subprocess.run([venv / "bin" / "python", "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True).stdout.strip()
+
+    results = {
+        "records": records,
+        "input_mb": round(mb, 1),
+        "sleuth": {"seconds": round(s_sec, 2), "records_per_s": round(records / s_sec), "mb_per_s": round(mb / s_sec, 1), "peak_rss_mib": round(s_rss)},
+        "duckdb": {"version": version, "rows": int(d_out.strip()), "seconds": round(d_sec, 2), "records_per_s": round(records / d_sec), "mb_per_s": round(mb / d_sec, 1), "peak_rss_mib": round(d_rss)},
+    }
+    (OUT / "ingest.json").write_text(json.dumps(results, indent=2))
+    print(f"{records} Graph JSON sign-ins, {mb:.0f} MB")
+    print(f"{'':8} {'seconds':>8} {'records/s':>10} {'MB/s':>6} {'peak MiB':>9}")
+    for name in ("sleuth", "duckdb"):
+        r = results[name]
+        print(f"{name:8} {r['seconds']:>8} {r['records_per_s']:>10} {r['mb_per_s']:>6} {r['peak_rss_mib']:>9}")
+
+
+if __name__ == "__main__":
+    main()
