@@ -184,7 +184,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
             continue;
         }
         let subject = r.pick(&SUBJECTS).to_string();
-        sink.send_mail(user, t, &conn.ip, "Client=OUTLOOK.EXE", &subject, &[peer.upn.clone()])?;
+        sink.send_mail(user, t, &conn.ip, "Client=OUTLOOK.EXE", &subject, std::slice::from_ref(&peer.upn))?;
     }
     if user.role == Role::Admin {
         admin_day(tenant, user, begin, &conn, r, sink)?;

@@ -199,7 +199,7 @@ impl SignIn {
             "signInEventTypes": [if self.interactive { "interactiveUser" } else { "nonInteractiveUser" }],
             "incomingTokenType": if self.interactive { "none" } else { self.token_type },
             "tokenIssuerType": "AzureAD",
-            "riskDetail": if risk_level == "none" { "none" } else { "none" },
+            "riskDetail": "none",
             "riskLevelAggregated": risk_level,
             "riskLevelDuringSignIn": risk_level,
             "riskState": risk_state,

@@ -44,6 +44,9 @@ trait Writer {
     fn finish(&mut self) -> io::Result<()>;
 }
 
+/// Writers of interactive and non-interactive sign-ins, audits, risk detections, risky users.
+type EntraWriters = (Box<dyn Writer>, Box<dyn Writer>, Box<dyn Writer>, Box<dyn Writer>, Box<dyn Writer>);
+
 /// All the demo's outputs.
 pub struct Output {
     interactive: Box<dyn Writer>,
@@ -70,13 +73,7 @@ impl Output {
         let signins = sub("signins")?;
         let audits = sub("audits")?;
         let risk = sub("risk")?;
-        let (interactive, noninteractive, audit, risks, risky): (
-            Box<dyn Writer>,
-            Box<dyn Writer>,
-            Box<dyn Writer>,
-            Box<dyn Writer>,
-            Box<dyn Writer>,
-        ) = match format {
+        let (interactive, noninteractive, audit, risks, risky): EntraWriters = match format {
             Format::Mixed => (
                 Box::new(GraphPages::new(&signins, "interactive-signins-beta", "beta/$metadata#auditLogs/signIns")),
                 Box::new(LaCsv::create(
@@ -290,7 +287,7 @@ impl Writer for GraphPages {
             self.files += 1;
             let mut f =
                 BufWriter::new(File::create(self.dir.join(format!("{}-page-{:04}.json", self.name, self.files)))?);
-            write!(f, "{{\"@odata.context\":\"https://graph.microsoft.com/{}\",\"value\":[\n", self.context)?;
+            writeln!(f, "{{\"@odata.context\":\"https://graph.microsoft.com/{}\",\"value\":[", self.context)?;
             self.file = Some(f);
             self.in_file = 0;
         }

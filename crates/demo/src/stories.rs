@@ -128,16 +128,19 @@ fn span(s: &mut Story, start: DateTime<Utc>, end: DateTime<Utc>) {
     s.end = iso(end);
 }
 
+/// One step of a self-service password flow: (activity, success, reason).
+type SsprStep<'a> = (&'static str, bool, &'a str);
+
 fn sspr_audit(
     sink: &mut Sink,
     user: &User,
     t: DateTime<Utc>,
     ip: &str,
-    activity: &'static str,
-    success: bool,
-    reason: &str,
+    step: SsprStep,
     correlation: &str,
 ) -> io::Result<()> {
+    let (activity, success, reason) = step;
+
     sink.emit_audit(Audit {
         id: String::new(),
         time: t,
@@ -283,9 +286,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
             user,
             t,
             unlock_ip,
-            "Self-service password reset flow activity progress",
-            true,
-            "User started the unlock flow",
+            ("Self-service password reset flow activity progress", true, "User started the unlock flow"),
             &correlation,
         )?;
         sspr_audit(
@@ -293,9 +294,11 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
             user,
             t + Duration::seconds(40),
             unlock_ip,
-            "Self-service password reset flow activity progress",
-            true,
-            "User verified their identity with a code sent by SMS",
+            (
+                "Self-service password reset flow activity progress",
+                true,
+                "User verified their identity with a code sent by SMS",
+            ),
             &correlation,
         )?;
         sspr_audit(
@@ -303,9 +306,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
             user,
             t + Duration::seconds(55),
             unlock_ip,
-            "Unlock user account (self-service)",
-            true,
-            "User successfully unlocked their account",
+            ("Unlock user account (self-service)", true, "User successfully unlocked their account"),
             &correlation,
         )?;
         // Right after the unlock, rapid failed sign-ins: the password is still unknown.
@@ -325,9 +326,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
             user,
             t,
             reset_ip,
-            "Self-service password reset flow activity progress",
-            true,
-            "User submitted a new password",
+            ("Self-service password reset flow activity progress", true, "User submitted a new password"),
             &correlation,
         )?;
         let reason = if k % 2 == 0 { "OnPremisesPolicyViolation" } else { "FuzzyPolicyViolation" };
@@ -336,9 +335,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
             user,
             t + Duration::seconds(3),
             reset_ip,
-            "Reset password (self-service)",
-            false,
-            reason,
+            ("Reset password (self-service)", false, reason),
             &correlation,
         )?;
     }
@@ -857,9 +854,7 @@ fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story
         user,
         t_reset,
         &home.ip,
-        "Self-service password reset flow activity progress",
-        true,
-        "User started the password reset flow",
+        ("Self-service password reset flow activity progress", true, "User started the password reset flow"),
         &correlation,
     )?;
     sspr_audit(
@@ -867,9 +862,11 @@ fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story
         user,
         t_reset + Duration::seconds(35),
         &home.ip,
-        "Self-service password reset flow activity progress",
-        true,
-        "User verified their identity with a mobile app notification",
+        (
+            "Self-service password reset flow activity progress",
+            true,
+            "User verified their identity with a mobile app notification",
+        ),
         &correlation,
     )?;
     sspr_audit(
@@ -877,9 +874,7 @@ fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story
         user,
         t_reset + Duration::seconds(70),
         &home.ip,
-        "Reset password (self-service)",
-        true,
-        "Successfully completed reset.",
+        ("Reset password (self-service)", true, "Successfully completed reset."),
         &correlation,
     )?;
     let mut si = sink.signin(user, t_reset + Duration::minutes(2), &home);
