@@ -189,7 +189,33 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     if user.role == Role::Admin {
         admin_day(tenant, user, begin, &conn, r, sink)?;
     }
+    // Now and then someone changes their password because it is about to expire.
+    if user.index % 29 == 11 && r.chance(0.06) {
+        password_change(user, begin + Duration::minutes(r.range(30, 300)), &conn, sink)?;
+    }
     Ok(())
+}
+
+fn password_change(user: &User, t: DateTime<Utc>, conn: &Connection, sink: &mut Sink) -> io::Result<()> {
+    let mut s = sink.signin(user, t, conn);
+    s.app = MY_SIGNINS;
+    s.resource = MY_SIGNINS;
+    s.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
+    sink.emit_signin(s)?;
+    sink.emit_audit(Audit {
+        id: String::new(),
+        time: t + Duration::minutes(1),
+        category: "UserManagement",
+        activity: "Change password (self-service)",
+        service: "Self-service Password Management",
+        operation_type: "Update",
+        success: true,
+        reason: "Successfully completed change.".into(),
+        correlation_id: String::new(),
+        initiator: Initiator::User { id: user.id.clone(), upn: user.upn.clone(), ip: Some(conn.ip.clone()) },
+        targets: vec![Target::user(user)],
+        details: Vec::new(),
+    })
 }
 
 fn phone_check(user: &User, t: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {

@@ -1,5 +1,5 @@
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// The last day of activity ends at midnight UTC of this date.
     #[arg(long, default_value = "2026-03-24")]
     end: NaiveDate,
+    /// Replace an earlier demo tenant in DIR (other files in DIR are left alone).
+    #[arg(long)]
+    force: bool,
     /// Export dialects: mixed (as analysts receive them), graph, azure-monitor or log-analytics.
     #[arg(long, default_value = "mixed", value_parser = parse_format)]
     format: Format,
@@ -38,10 +41,33 @@ fn parse_format(text: &str) -> Result<Format, String> {
     Format::parse(text).ok_or_else(|| format!("{text:?} is not one of mixed, graph, azure-monitor, log-analytics"))
 }
 
+/// What the demo writes into DIR.
+const OUTPUTS: [&str; 6] = ["signins", "audits", "risk", "ual", "messagetrace", "manifest.json"];
+
+/// Refuses to mix a new tenant with files already in DIR, unless asked to replace a demo.
+fn prepare(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if occupied && !force {
+        anyhow::bail!(
+            "{} is not empty; choose a new folder, or pass --force to replace a demo tenant written there",
+            dir.display()
+        );
+    }
+    for name in OUTPUTS {
+        let p = dir.join(name);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+        } else if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let end: DateTime<Utc> = args.end.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
     let config = DemoConfig { seed: args.seed, users: args.users, days: args.days, end, format: args.format };
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    prepare(&args.dir, args.force)?;
     let manifest = sleuth_demo::generate(&config, &args.dir)?;
     let total: u64 = manifest.records.values().sum();
     let mut out = std::io::stdout().lock();
