@@ -27,7 +27,7 @@ import duckdb, sys
 con = duckdb.connect()
 con.execute("SET threads = 2")
 con.execute(f\"\"\"COPY (SELECT unnest(value, max_depth := 2)
-               FROM read_json('{sys.argv[1]}/*.json', maximum_object_size = 2000000000))
+               FROM read_json('{sys.argv[1]}/*.json', maximum_object_size = 64000000))
                TO '{sys.argv[2]}' (FORMAT parquet)\"\"\")
 print(con.execute(f"SELECT count(*) FROM '{sys.argv[2]}'").fetchone()[0])
 """

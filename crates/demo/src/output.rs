@@ -61,7 +61,10 @@ pub struct Output {
     pub counts: BTreeMap<&'static str, u64>,
 }
 
+/// Records per Azure Monitor file (an hourly blob holds tens of thousands).
 const PAGE: usize = 50_000;
+/// Records per Graph page: the API returns at most 1,000 sign-ins or audits per page.
+const GRAPH_PAGE: usize = 1_000;
 
 impl Output {
     pub fn create(dir: &Path, format: Format, reexport_after: DateTime<Utc>) -> io::Result<Output> {
@@ -297,7 +300,7 @@ impl Writer for GraphPages {
         }
         serde_json::to_writer(&mut *f, record)?;
         self.in_file += 1;
-        if self.in_file >= PAGE {
+        if self.in_file >= GRAPH_PAGE {
             self.finish()?;
         }
         Ok(())

@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -55,52 +56,84 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(if troubled || nothing { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Records handed from the reading thread to the writing thread at a time.
+/// Records handed from a reading thread to the writer at a time.
 const HANDOFF: usize = 512;
 
-/// Reads and normalises on this thread while another deduplicates, encodes and writes:
-/// two stages of one ordered stream, so the result is the same as a single thread's.
+/// What a reading thread hands on for one file: batches of records, then the file's reports.
+enum Chunk {
+    Records(Vec<Record>),
+    Done(Vec<FileReport>),
+}
+
+/// Reads and normalises files on one thread per core while this thread deduplicates, encodes
+/// and writes. Worker `k` reads files `k, k + n, k + 2n ...`; the writer takes their output
+/// strictly in file order, so the store is exactly what a single thread would write. Bounded
+/// channels keep memory bounded: a worker ahead of its turn waits.
 fn read_and_write(
     files: &[PathBuf],
     mut ingest: Ingest<'_>,
     bar: &ProgressBar,
 ) -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(files.len().max(1));
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
-        let writer = scope.spawn(move || -> Result<IngestSummary, StoreError> {
-            for batch in rx {
-                for record in &batch {
-                    ingest.push(record)?;
+        let mut inboxes = Vec::with_capacity(workers);
+        for k in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
+            inboxes.push(rx);
+            let stop = &stop;
+            scope.spawn(move || {
+                for file in files.iter().skip(k).step_by(workers) {
+                    let mut pending = Vec::with_capacity(HANDOFF);
+                    let reports = sleuth_ingest::read_path(file, &mut |record| {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        pending.push(record);
+                        if pending.len() >= HANDOFF {
+                            let batch = std::mem::replace(&mut pending, Vec::with_capacity(HANDOFF));
+                            if tx.send(Chunk::Records(batch)).is_err() {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                    if tx.send(Chunk::Records(pending)).and_then(|()| tx.send(Chunk::Done(reports))).is_err() {
+                        return;
+                    }
                 }
-            }
-            ingest.commit()
-        });
-        let mut reports = Vec::new();
-        let mut pending = Vec::with_capacity(HANDOFF);
-        let mut writer_gone = false;
-        for file in files {
-            bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-            reports.extend(sleuth_ingest::read_path(file, &mut |record| {
-                pending.push(record);
-                if pending.len() >= HANDOFF && !writer_gone {
-                    writer_gone = tx.send(std::mem::replace(&mut pending, Vec::with_capacity(HANDOFF))).is_err();
+            });
+        }
+        let result = (|| -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
+            let mut reports = Vec::new();
+            for (i, file) in files.iter().enumerate() {
+                bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                loop {
+                    match inboxes[i % workers].recv().context("a reading thread stopped unexpectedly")? {
+                        Chunk::Records(batch) => {
+                            for record in &batch {
+                                ingest.push(record).map_err(|e| write_error(e, bar))?;
+                            }
+                        }
+                        Chunk::Done(file_reports) => {
+                            reports.extend(file_reports);
+                            break;
+                        }
+                    }
                 }
-            }));
-            bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
-            if writer_gone {
-                break;
+                bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
             }
-        }
-        if !pending.is_empty() {
-            let _ = tx.send(pending);
-        }
-        drop(tx);
-        let summary = writer.join().expect("the writer thread does not panic").map_err(|e| {
-            bar.abandon();
-            anyhow::Error::new(e).context("writing to the store; nothing was committed")
-        })?;
-        Ok((reports, summary))
+            let summary = ingest.commit().map_err(|e| write_error(e, bar))?;
+            Ok((reports, summary))
+        })();
+        stop.store(true, Ordering::Relaxed);
+        drop(inboxes);
+        result
     })
+}
+
+fn write_error(e: StoreError, bar: &ProgressBar) -> anyhow::Error {
+    bar.abandon();
+    anyhow::Error::new(e).context("writing to the store; nothing was committed")
 }
 
 fn print_summary(

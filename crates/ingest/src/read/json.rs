@@ -6,8 +6,7 @@
 use std::fmt;
 use std::io::{BufRead, Read};
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de;
 use serde_json::{Map, Value};
 
 /// Where a record sits in its file, for error messages.
@@ -46,7 +45,7 @@ pub(crate) fn read(mut reader: Box<dyn BufRead + '_>, sink: &mut dyn FnMut(Item)
     if complete_line && serde_json::from_slice::<de::IgnoredAny>(&first).is_ok() {
         read_lines(first, reader, sink)
     } else {
-        read_document(std::io::Cursor::new(first).chain(reader), sink)
+        read_document(std::io::BufReader::new(std::io::Cursor::new(first).chain(reader)), sink)
     }
 }
 
@@ -101,121 +100,252 @@ fn wrapped(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
     None
 }
 
-fn read_document(reader: impl Read, sink: &mut dyn FnMut(Item)) -> Result<(), String> {
-    let mut count = 0u64;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = Document { sink, count: &mut count }.deserialize(&mut de).and_then(|()| de.end());
-    result.map_err(|e| {
-        let what = if e.is_eof() { "the file ends in the middle of a JSON value" } else { "JSON syntax error" };
-        format!(
-            "{what} at line {} column {} (after record {count}): {e}; the rest of the file could not be read",
-            e.line(),
-            e.column()
-        )
-    })
-}
-
-/// The top-level value of a document.
-struct Document<'s> {
-    sink: &'s mut dyn FnMut(Item),
-    count: &'s mut u64,
-}
-
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+fn read_document(mut reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> Result<(), String> {
+    let mut splitter = Splitter::default();
+    loop {
+        let buf = reader.fill_buf().map_err(|e| e.to_string())?;
+        if buf.is_empty() {
+            return splitter.finish(sink);
+        }
+        let n = buf.len();
+        splitter.feed(buf, sink)?;
+        reader.consume(n);
     }
 }
 
-impl<'de> Visitor<'de> for Document<'_> {
-    type Value = ();
+/// The shape of the top-level value being read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Top {
+    #[default]
+    None,
+    Array,
+    Object,
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object or array of records")
-    }
+/// Finds the records in a JSON document without parsing it: tracks strings, escapes and
+/// nesting over the raw bytes, and hands each record's bytes on whole, to be parsed on its own.
+/// Records are the elements of a top-level array, of a top-level object's `value` or
+/// `records` array, or a top-level object without such an array. Memory is bounded by the
+/// largest record, whatever the file size; a syntax error inside a record costs that record.
+#[derive(Default)]
+struct Splitter {
+    depth: usize,
+    in_string: bool,
+    escape: bool,
+    /// Newlines in the chunks already fed, and the bytes since the last one (for errors).
+    lines: u64,
+    column: u64,
+    top: Top,
+    /// Inside the top-level object, a key is expected next.
+    expecting_key: bool,
+    key: Vec<u8>,
+    collecting_key: bool,
+    current_key: Vec<u8>,
+    /// The depth at which records sit, while inside the records array.
+    records_depth: Option<usize>,
+    element: Vec<u8>,
+    in_element: bool,
+    /// The whole top-level object, kept while it may turn out to be a single record.
+    whole: Option<Vec<u8>>,
+    count: u64,
+}
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        stream(seq, self.sink, self.count)
-    }
+/// Where in the current chunk the bytes not yet copied into the element (or the whole
+/// object) begin.
+struct Runs {
+    element: usize,
+    whole: usize,
+}
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
-        let mut streamed = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" || key == "records" {
-                let seed = Elements { sink: &mut *self.sink, count: &mut *self.count };
-                match map.next_value_seed(seed)? {
-                    None => streamed = true,
-                    Some(v) => fields.push((key, serde_json::value::to_raw_value(&v).map_err(de::Error::custom)?)),
+impl Splitter {
+    fn feed(&mut self, bytes: &[u8], sink: &mut dyn FnMut(Item)) -> Result<(), String> {
+        let mut runs = Runs { element: 0, whole: 0 };
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                    if self.collecting_key {
+                        self.key.push(bytes[i]);
+                    }
+                    i += 1;
+                    continue;
                 }
-            } else {
-                fields.push((key, map.next_value()?));
+                let Some(offset) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    if self.collecting_key {
+                        self.key.extend_from_slice(&bytes[i..]);
+                    }
+                    i = bytes.len();
+                    break;
+                };
+                if self.collecting_key {
+                    self.key.extend_from_slice(&bytes[i..i + offset]);
+                }
+                i += offset;
+                if bytes[i] == b'\\' {
+                    self.escape = true;
+                    if self.collecting_key {
+                        self.key.push(b'\\');
+                    }
+                } else {
+                    self.in_string = false;
+                    self.collecting_key = false;
+                }
+                i += 1;
+                continue;
             }
+            let b = bytes[i];
+            match b {
+                b'"' => {
+                    self.start_element(i, &mut runs);
+                    self.in_string = true;
+                    self.collecting_key = self.depth == 1 && self.top == Top::Object && self.expecting_key;
+                    if self.collecting_key {
+                        self.key.clear();
+                    }
+                }
+                b'{' | b'[' => {
+                    if self.depth == 0 {
+                        self.begin_document(b, i, &mut runs);
+                    } else if self.depth == 1
+                        && self.top == Top::Object
+                        && b == b'['
+                        && (self.current_key == b"value" || self.current_key == b"records")
+                    {
+                        self.records_depth = Some(2);
+                        self.whole = None;
+                    }
+                    self.start_element(i, &mut runs);
+                    self.depth += 1;
+                    if self.depth == 1 && self.top == Top::Object {
+                        self.expecting_key = true;
+                    }
+                }
+                b'}' | b']' => {
+                    if self.depth == 0 {
+                        return Err(self.error("unexpected closing bracket", bytes, i));
+                    }
+                    if self.in_element && Some(self.depth) == self.records_depth {
+                        // A scalar element ends at the array's close.
+                        self.end_element(bytes, i, &mut runs, sink);
+                    }
+                    self.depth -= 1;
+                    if self.in_element && Some(self.depth) == self.records_depth {
+                        self.end_element(bytes, i + 1, &mut runs, sink);
+                    } else if self.records_depth.is_some_and(|d| self.depth + 1 == d) {
+                        self.records_depth = None; // the records array is closed
+                    }
+                    if self.depth == 0 {
+                        if let Some(mut whole) = self.whole.take() {
+                            whole.extend_from_slice(&bytes[runs.whole..=i]);
+                            self.element = whole;
+                            self.emit(sink);
+                        }
+                        self.top = Top::None;
+                    }
+                }
+                b',' => {
+                    if self.in_element && Some(self.depth) == self.records_depth {
+                        self.end_element(bytes, i, &mut runs, sink);
+                    }
+                    if self.depth == 1 && self.top == Top::Object {
+                        self.expecting_key = true;
+                    }
+                }
+                b':' => {
+                    if self.depth == 1 && self.top == Top::Object {
+                        self.current_key = std::mem::take(&mut self.key);
+                        self.expecting_key = false;
+                    }
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                _ => {
+                    if self.depth == 0 {
+                        return Err(self.error("unexpected content after the JSON document", bytes, i));
+                    }
+                    self.start_element(i, &mut runs);
+                }
+            }
+            i += 1;
         }
-        if !streamed {
-            // A single record, not a wrapper: put it back together.
-            let body: Vec<String> =
-                fields.iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), v.get())).collect();
-            *self.count += 1;
-            let record = format!("{{{}}}", body.join(","));
-            (self.sink)(Item::Record(&record, Position::Record(*self.count)));
+        // Carry what the chunk holds of the open element (or object) over to the next chunk.
+        if self.in_element {
+            self.element.extend_from_slice(&bytes[runs.element..]);
         }
+        if let Some(whole) = &mut self.whole {
+            whole.extend_from_slice(&bytes[runs.whole..]);
+        }
+        self.count_lines(bytes);
         Ok(())
     }
-}
 
-fn stream<'de, A: SeqAccess<'de>>(mut seq: A, sink: &mut dyn FnMut(Item), count: &mut u64) -> Result<(), A::Error> {
-    while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-        *count += 1;
-        sink(Item::Record(raw.get(), Position::Record(*count)));
+    fn count_lines(&mut self, bytes: &[u8]) {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.lines += memchr::memchr_iter(b'\n', bytes).count() as u64;
+                self.column = (bytes.len() - last - 1) as u64;
+            }
+            None => self.column += bytes.len() as u64,
+        }
     }
-    Ok(())
-}
 
-/// The value of a `value` / `records` key: streamed when it is an array (returns `None`),
-/// kept as an ordinary field otherwise.
-struct Elements<'s> {
-    sink: &'s mut dyn FnMut(Item),
-    count: &'s mut u64,
-}
+    fn begin_document(&mut self, b: u8, at: usize, runs: &mut Runs) {
+        if b == b'[' {
+            self.top = Top::Array;
+            self.records_depth = Some(1);
+        } else {
+            self.top = Top::Object;
+            self.whole = Some(Vec::new());
+            runs.whole = at;
+            self.current_key.clear();
+        }
+    }
 
-impl<'de> DeserializeSeed<'de> for Elements<'_> {
-    type Value = Option<Value>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
-        d.deserialize_any(self)
+    /// A value starting where records sit: objects are records; scalars are reported as
+    /// records too, so that they are counted (and found not to be objects).
+    fn start_element(&mut self, at: usize, runs: &mut Runs) {
+        if Some(self.depth) == self.records_depth && !self.in_element {
+            self.in_element = true;
+            self.element.clear();
+            runs.element = at;
+        }
     }
-}
 
-impl<'de> Visitor<'de> for Elements<'_> {
-    type Value = Option<Value>;
+    /// The element ends just before `end` in this chunk.
+    fn end_element(&mut self, bytes: &[u8], end: usize, runs: &mut Runs, sink: &mut dyn FnMut(Item)) {
+        self.element.extend_from_slice(&bytes[runs.element..end]);
+        self.emit(sink);
+    }
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
+    fn emit(&mut self, sink: &mut dyn FnMut(Item)) {
+        self.in_element = false;
+        self.count += 1;
+        let at = Position::Record(self.count);
+        match std::str::from_utf8(&self.element) {
+            Ok(text) => sink(Item::Record(text.trim(), at)),
+            Err(_) => sink(Item::Bad("invalid UTF-8".into(), at)),
+        }
+        self.element.clear();
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
-        stream(seq, self.sink, self.count).map(|()| None)
+
+    fn error(&self, what: &str, bytes: &[u8], at: usize) -> String {
+        let before = &bytes[..at.min(bytes.len())];
+        let (line, column) = match memchr::memrchr(b'\n', before) {
+            Some(last) => (self.lines + memchr::memchr_iter(b'\n', before).count() as u64, (at - last) as u64),
+            None => (self.lines, self.column + at as u64 + 1),
+        };
+        format!(
+            "{what} at line {} column {column} (after record {}); the rest of the file could not be read",
+            line + 1,
+            self.count
+        )
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
-        serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(v.to_string())))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Bool(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Null))
+
+    fn finish(&mut self, _sink: &mut dyn FnMut(Item)) -> Result<(), String> {
+        if self.depth > 0 || self.in_string {
+            return Err(self.error("the file ends in the middle of a JSON value", &[], 0));
+        }
+        Ok(())
     }
 }
 
