@@ -175,7 +175,6 @@ impl Splitter {
                     if self.collecting_key {
                         self.key.extend_from_slice(&bytes[i..]);
                     }
-                    i = bytes.len();
                     break;
                 };
                 if self.collecting_key {
