@@ -30,20 +30,29 @@ pub struct Connection {
     pub network: Network,
 }
 
+impl Connection {
+    pub fn home(user: &User) -> Connection {
+        Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home }
+    }
+
+    pub fn office(user: &User) -> Connection {
+        Connection { ip: user.office_ip.clone(), place: user.site().place, network: user.site().office }
+    }
+}
+
 /// The user's usual connection for a working day (office, home, or home through the proxy).
 pub fn connection(user: &User, day: DateTime<Utc>) -> Connection {
-    let site = user.site();
     let weekday = day.weekday().num_days_from_monday() as usize;
     let at_home = weekday >= 5 || user.home_days[weekday];
     if !at_home {
-        return Connection { ip: user.office_ip.clone(), place: site.place, network: site.office };
+        return Connection::office(user);
     }
     if user.proxied {
         let (place, prefix) = proxy_node(user);
         let host = (user.index % 200) + 20;
         return Connection { ip: format!("{prefix}.{host}"), place, network: PROXY };
     }
-    Connection { ip: user.home_ip.clone(), place: site.place, network: site.home }
+    Connection::home(user)
 }
 
 fn proxy_node(user: &User) -> (Place, &'static str) {
@@ -64,12 +73,7 @@ pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sin
                 service_day(user, day, &mut r, sink)?;
             } else if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
                 if r.chance(0.15) {
-                    phone_check(
-                        user,
-                        day + Duration::hours(r.range(14, 20) - user.site().place.utc_offset),
-                        &mut r,
-                        sink,
-                    )?;
+                    phone_check(user, day + Duration::hours(r.range(14, 20) - user.site().place.utc_offset), sink)?;
                 }
             } else {
                 work_day(tenant, user, day, &mut r, sink)?;
@@ -91,10 +95,9 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
 
     // Ordinary trouble before the first sign-in of the day.
     if r.chance(0.03) {
-        let mut s = sink.signin(user, begin - Duration::seconds(r.range(30, 90)), &conn);
-        s.steps = vec![password_step(false)];
+        let mut s = sink.signin(user, begin - Duration::seconds(r.range(30, 90)), &conn).wrong_password();
         s.session_id = session.clone();
-        sink.emit_signin(s.fail(50126, "Error validating credentials due to invalid username or password."))?;
+        sink.emit_signin(s)?;
     }
     if r.chance(0.04) {
         let mut s = sink.signin(user, begin - Duration::seconds(20), &conn);
@@ -131,13 +134,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
             }
             _ => connection(user, day),
         };
-        let mut s = sink.signin(user, t, &phone_conn);
-        s.app = OUTLOOK_MOBILE;
-        s.resource = EXCHANGE;
-        s.client_app = "Mobile Apps and Desktop clients";
-        s.user_agent = "Outlook-iOS-Android/1.0".into();
-        s.device = Some(user.phone.clone());
-        s.additional = Some("MFA requirement satisfied by claim in the token");
+        let s = outlook_mobile(sink, user, t, &phone_conn);
         sink.emit_signin(s)?;
     }
     // Background token refreshes.
@@ -218,18 +215,23 @@ fn password_change(user: &User, t: DateTime<Utc>, conn: &Connection, sink: &mut 
     })
 }
 
-fn phone_check(user: &User, t: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {
-    let conn = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
-    let mut s = sink.signin(user, t, &conn);
-    s.interactive = false;
+/// Outlook on the user's phone, riding the session's token.
+fn outlook_mobile(sink: &mut Sink, user: &User, t: DateTime<Utc>, conn: &Connection) -> SignIn {
+    let mut s = sink.signin(user, t, conn);
     s.app = OUTLOOK_MOBILE;
     s.resource = EXCHANGE;
     s.client_app = "Mobile Apps and Desktop clients";
     s.user_agent = "Outlook-iOS-Android/1.0".into();
     s.device = Some(user.phone.clone());
     s.additional = Some("MFA requirement satisfied by claim in the token");
+    s
+}
+
+/// A weekend glance at mail from home: a background refresh.
+fn phone_check(user: &User, t: DateTime<Utc>, sink: &mut Sink) -> io::Result<()> {
+    let mut s = outlook_mobile(sink, user, t, &Connection::home(user));
+    s.interactive = false;
     s.token_type = "refreshToken";
-    let _ = r;
     sink.emit_signin(s)
 }
 
@@ -309,9 +311,8 @@ fn service_day(user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) ->
         let t = day + Duration::hours(hour) + Duration::minutes(r.range(0, 5));
         let failures = if r.chance(0.3) { r.range(1, 6) } else { 0 };
         for f in 0..failures {
-            let mut s = service_signin(user, t + Duration::seconds(f * 7), &conn, sink);
-            s.steps = vec![password_step(false)];
-            sink.emit_signin(s.fail(50126, "Error validating credentials due to invalid username or password."))?;
+            let s = service_signin(user, t + Duration::seconds(f * 7), &conn, sink).wrong_password();
+            sink.emit_signin(s)?;
         }
         let s = service_signin(user, t + Duration::seconds(failures * 7 + 3), &conn, sink);
         sink.emit_signin(s)?;

@@ -41,6 +41,8 @@ pub const CA_RISK: (&str, &str) = ("1a2b3c4d-0003-4000-8000-000000000003", "Bloc
 pub const CA_ADMIN_DEVICE: (&str, &str) =
     ("1a2b3c4d-0004-4000-8000-000000000004", "Require compliant device for admin portals");
 
+pub const INVALID_PASSWORD: &str = "Error validating credentials due to invalid username or password.";
+
 /// One authentication step.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -157,6 +159,12 @@ impl SignIn {
             risk: None,
             token_type: "primaryRefreshToken",
         }
+    }
+
+    /// The sign-in failed on the password (50126).
+    pub fn wrong_password(mut self) -> SignIn {
+        self.steps = vec![password_step(false)];
+        self.fail(50126, INVALID_PASSWORD)
     }
 
     pub fn fail(mut self, code: i64, reason: &'static str) -> SignIn {

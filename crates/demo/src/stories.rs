@@ -82,7 +82,6 @@ fn conn(ip: &str, place: Place, network: Network) -> Connection {
 }
 
 const STRONG_AUTH_DETAIL: &str = "StrongAuthenticationPhoneAppDetail";
-const INVALID_PASSWORD: &str = "Error validating credentials due to invalid username or password.";
 
 pub fn generate(tenant: &Tenant, rng: &Rng, window: &Window, sink: &mut Sink) -> io::Result<Vec<Story>> {
     let mut cast = Cast { tenant, used: HashSet::new() };
@@ -313,8 +312,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
         for k in 0..3 {
             let mut si = sink.signin(user, t + Duration::seconds(90 + k * 25 + n), &unlock);
             si.device = None;
-            si.steps = vec![password_step(false)];
-            sink.emit_signin(si.fail(50126, INVALID_PASSWORD))?;
+            sink.emit_signin(si.wrong_password())?;
         }
     }
     // Four password resets refused by the password policy, from a second Honduran IP.
@@ -540,30 +538,26 @@ fn credential_stuffing(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Resu
         ),
         conn("185.244.31.9", place("Warsaw", "Mazovia", "PL", 52.2297, 21.0122), net(207656, "EpiNet")),
     ];
-    for k in 0..12 {
-        let c = &sources[k % sources.len()];
-        let mut si = sink.signin(user, t0 + Duration::minutes(k as i64 * 7), c);
+    // SMTP AUTH: single factor, and the legacy-auth block only in report-only mode.
+    let smtp = |sink: &mut Sink, t: DateTime<Utc>, c: &Connection| {
+        let mut si = sink.signin(user, t, c);
         si.app = EXCHANGE;
         si.resource = EXCHANGE;
         si.client_app = "Authenticated SMTP";
         si.user_agent = "BAV2ROPC".into();
         si.device = None;
         si.multifactor = false;
-        si.steps = vec![password_step(false)];
+        si.steps = vec![password_step(true)];
         si.policies = vec![(CA_MFA, "notApplied"), (CA_LEGACY, "reportOnlyFailure")];
-        sink.emit_signin(si.fail(50126, INVALID_PASSWORD))?;
+        si
+    };
+    for k in 0..12 {
+        let si = smtp(sink, t0 + Duration::minutes(k as i64 * 7), &sources[k % sources.len()]);
+        sink.emit_signin(si.wrong_password())?;
     }
     let win = &sources[2];
     let success_time = t0 + Duration::minutes(12 * 7 + 4);
-    let mut si = sink.signin(user, success_time, win);
-    si.app = EXCHANGE;
-    si.resource = EXCHANGE;
-    si.client_app = "Authenticated SMTP";
-    si.user_agent = "BAV2ROPC".into();
-    si.device = None;
-    si.multifactor = false;
-    si.steps = vec![password_step(true)];
-    si.policies = vec![(CA_MFA, "notApplied"), (CA_LEGACY, "reportOnlyFailure")];
+    let si = smtp(sink, success_time, win);
     sink.emit_signin(si)?;
     let recipients: Vec<String> = cast.tenant.users.iter().skip(5).step_by(9).take(5).map(|u| u.upn.clone()).collect();
     sink.send_mail(
@@ -595,7 +589,7 @@ fn impossible_travel(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
     let user =
         cast.pick("impossible travel", |u| u.role == Role::Staff && u.site().place.country == "GB" && !u.proxied);
     let day = w.day(0.6);
-    let home = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
+    let home = Connection::home(user);
     let t_home = day + Duration::hours(9) + Duration::minutes(12);
     let mut si = sink.signin(user, t_home, &home);
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
@@ -840,12 +834,11 @@ fn password_spray(cast: &mut Cast, w: &Window, r: &mut Rng, sink: &mut Sink) -> 
 fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("benign SSPR", |u| u.site().place.country == "ES" && !u.proxied);
     let day = w.day(0.5);
-    let home = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
+    let home = Connection::home(user);
     let t = local(user, day, 8, 30);
     for k in 0..2 {
-        let mut si = sink.signin(user, t + Duration::seconds(k * 40), &home);
-        si.steps = vec![password_step(false)];
-        sink.emit_signin(si.fail(50126, INVALID_PASSWORD))?;
+        let si = sink.signin(user, t + Duration::seconds(k * 40), &home).wrong_password();
+        sink.emit_signin(si)?;
     }
     let correlation = sink.guid();
     let t_reset = t + Duration::minutes(3);
@@ -892,7 +885,7 @@ fn benign_sspr(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story
 fn benign_new_authenticator(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("new authenticator", |u| u.site().place.country == "US" && u.role != Role::Finance);
     let day = w.day(0.45);
-    let office = Connection { ip: user.office_ip.clone(), place: user.site().place, network: user.site().office };
+    let office = Connection::office(user);
     let t = local(user, day, 10, 5);
     let mut si = sink.signin(user, t, &office);
     si.app = MY_SIGNINS;
@@ -986,7 +979,7 @@ fn benign_inbox_rule(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
 fn benign_traveller(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("traveller", |u| u.site().place.country == "ES" && !u.proxied);
     let day = w.day(0.3);
-    let home = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
+    let home = Connection::home(user);
     let t_leave = day + Duration::hours(7);
     let mut si = sink.signin(user, t_leave, &home);
     si.additional = Some("MFA requirement satisfied by claim in the token");
@@ -1020,12 +1013,11 @@ fn benign_traveller(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<
 fn benign_typos(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("typos", |u| u.site().place.country == "US" && !u.proxied);
     let day = w.day(0.65);
-    let home = Connection { ip: user.home_ip.clone(), place: user.site().place, network: user.site().home };
+    let home = Connection::home(user);
     let t = local(user, day, 7, 2);
     for k in 0..6 {
-        let mut si = sink.signin(user, t + Duration::seconds(k * 35), &home);
-        si.steps = vec![password_step(false)];
-        sink.emit_signin(si.fail(50126, INVALID_PASSWORD))?;
+        let si = sink.signin(user, t + Duration::seconds(k * 35), &home).wrong_password();
+        sink.emit_signin(si)?;
     }
     let mut si = sink.signin(user, t + Duration::minutes(4), &home);
     si.steps = vec![password_step(true), push_step(true, "MFA successfully completed")];
