@@ -26,6 +26,7 @@
 //! ```
 
 mod columns;
+mod functions;
 mod ingest;
 mod manifest;
 mod query;

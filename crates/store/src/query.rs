@@ -12,12 +12,14 @@ use crate::{Store, StoreError};
 
 impl Store {
     /// A session over the committed state of the store, read from the manifest: files that an
-    /// interrupted ingest left behind are never read.
+    /// interrupted ingest left behind are never read. The intelligence functions
+    /// (`ua_class`, `geo_distance_km`, `ip_special_range`) are registered.
     pub async fn session(&self) -> Result<SessionContext, StoreError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let ctx = SessionContext::new_with_config(config);
+        crate::functions::register(&ctx);
         for table in Table::ALL {
             let files = self.manifest().files(table.name());
             let schema = crate::columns::schema(table);

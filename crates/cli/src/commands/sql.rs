@@ -11,7 +11,9 @@ use crate::output::{OutputFormat, write_batches};
 /// Run a SQL query over the store's tables.
 ///
 /// Tables: signins, audits, risk_detections, mailbox_activity, message_trace (see
-/// `sleuth tables`). The dialect is DataFusion's SQL (PostgreSQL-like). Text from the logs is
+/// `sleuth tables`). The dialect is DataFusion's SQL (PostgreSQL-like), with Sleuth's
+/// intelligence functions: ua_class(user_agent), geo_distance_km(lat1, lon1, lat2, lon2) and
+/// ip_special_range(ip). Text from the logs is
 /// printed safely: control characters are escaped in tables, and CSV cells that a spreadsheet
 /// would run as formulas are neutralised.
 ///

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod demo;
 mod dialects;
+mod intel;
 mod samples;
 mod store;
 mod support;
