@@ -182,6 +182,53 @@ fn risk(
     sink.emit_risk(r)
 }
 
+/// A device added to the Authenticator app: the security-info registration and the
+/// directory's change of StrongAuthenticationPhoneAppDetail from `old` to `new` devices.
+fn authenticator_added(
+    sink: &mut Sink,
+    user: &User,
+    t: DateTime<Utc>,
+    ip: &str,
+    user_agent: &str,
+    old: String,
+    new: String,
+) -> io::Result<()> {
+    let initiator = Initiator::User { id: user.id.clone(), upn: user.upn.clone(), ip: Some(ip.to_string()) };
+    sink.emit_audit(Audit {
+        id: String::new(),
+        time: t,
+        category: "UserManagement",
+        activity: "User registered security info",
+        service: "Authentication Methods",
+        operation_type: "Add",
+        success: true,
+        reason: "User registered Authenticator App with Notification and Code".into(),
+        correlation_id: String::new(),
+        initiator: initiator.clone(),
+        targets: vec![Target::user(user)],
+        details: vec![("User-Agent", user_agent.to_string())],
+    })?;
+    let mut target = Target::user(user);
+    target.properties = vec![
+        (STRONG_AUTH_DETAIL, old, new),
+        ("Included Updated Properties", String::new(), format!("\"{STRONG_AUTH_DETAIL}\"")),
+    ];
+    sink.emit_audit(Audit {
+        id: String::new(),
+        time: t + Duration::seconds(2),
+        category: "UserManagement",
+        activity: "Update user",
+        service: "Core Directory",
+        operation_type: "Update",
+        success: true,
+        reason: String::new(),
+        correlation_id: String::new(),
+        initiator,
+        targets: vec![target],
+        details: vec![("UserType", "Member".into())],
+    })
+}
+
 /// Seed 000: risky sign-ins from five countries blocked by Conditional Access, two
 /// self-service unlocks that passed SMS verification, four resets refused by password policy.
 fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
@@ -421,40 +468,7 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
         "[{{\"DeviceName\":\"iPhone XR\",\"DeviceToken\":\"apsn2-{}\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}},{{\"DeviceName\":\"Infinix HOT 40\",\"DeviceToken\":\"fcm-7f3a91c2\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.2408.5481\"}}]",
         &user.phone.id[..8]
     );
-    let mut target = Target::user(user);
-    target.properties = vec![
-        (STRONG_AUTH_DETAIL, old, new),
-        ("Included Updated Properties", String::new(), format!("\"{STRONG_AUTH_DETAIL}\"")),
-    ];
-    let initiator = Initiator::User { id: user.id.clone(), upn: user.upn.clone(), ip: Some(ip82.ip.clone()) };
-    sink.emit_audit(Audit {
-        id: String::new(),
-        time: t,
-        category: "UserManagement",
-        activity: "User registered security info",
-        service: "Authentication Methods",
-        operation_type: "Add",
-        success: true,
-        reason: "User registered Authenticator App with Notification and Code".into(),
-        correlation_id: String::new(),
-        initiator: initiator.clone(),
-        targets: vec![Target::user(user)],
-        details: vec![("User-Agent", node_fetch.to_string())],
-    })?;
-    sink.emit_audit(Audit {
-        id: String::new(),
-        time: t + Duration::seconds(2),
-        category: "UserManagement",
-        activity: "Update user",
-        service: "Core Directory",
-        operation_type: "Update",
-        success: true,
-        reason: String::new(),
-        correlation_id: String::new(),
-        initiator,
-        targets: vec![target],
-        details: vec![("UserType", "Member".into())],
-    })?;
+    authenticator_added(sink, user, t, &ip82.ip, node_fetch, old, new)?;
 
     // Reading the mailbox, then a rule that hides the replies.
     sink.emit_ual(Ual {
@@ -895,37 +909,7 @@ fn benign_new_authenticator(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io:
     let old = "[{\"DeviceName\":\"iPhone\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"}]"
         .to_string();
     let new = "[{\"DeviceName\":\"iPhone\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.14\"},{\"DeviceName\":\"iPhone 15 Pro\",\"DeviceTag\":\"SoftwareTokenActivated\",\"PhoneAppVersion\":\"6.8.16\"}]".to_string();
-    let mut target = Target::user(user);
-    target.properties = vec![(STRONG_AUTH_DETAIL, old, new)];
-    let initiator = Initiator::User { id: user.id.clone(), upn: user.upn.clone(), ip: Some(office.ip.clone()) };
-    sink.emit_audit(Audit {
-        id: String::new(),
-        time: t + Duration::minutes(3),
-        category: "UserManagement",
-        activity: "User registered security info",
-        service: "Authentication Methods",
-        operation_type: "Add",
-        success: true,
-        reason: "User registered Authenticator App with Notification and Code".into(),
-        correlation_id: String::new(),
-        initiator: initiator.clone(),
-        targets: vec![Target::user(user)],
-        details: vec![("User-Agent", user.laptop.user_agent.to_string())],
-    })?;
-    sink.emit_audit(Audit {
-        id: String::new(),
-        time: t + Duration::minutes(3) + Duration::seconds(2),
-        category: "UserManagement",
-        activity: "Update user",
-        service: "Core Directory",
-        operation_type: "Update",
-        success: true,
-        reason: String::new(),
-        correlation_id: String::new(),
-        initiator,
-        targets: vec![target],
-        details: Vec::new(),
-    })?;
+    authenticator_added(sink, user, t + Duration::minutes(3), &office.ip, user.laptop.user_agent, old, new)?;
     let mut s = story(
         "benign-new-authenticator",
         "003",
