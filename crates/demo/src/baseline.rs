@@ -83,6 +83,12 @@ pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sin
     Ok(())
 }
 
+/// A random offset between `lo` and `hi` minutes, to the second: everyday events do not fall
+/// on whole minutes (and seldom tie).
+fn minutes_later(r: &mut Rng, lo: i64, hi: i64) -> Duration {
+    Duration::seconds(r.range(lo * 60, hi * 60))
+}
+
 /// Local clock time `hour:minute` of `day` for the user, in UTC.
 pub fn local(user: &User, day: DateTime<Utc>, hour: i64, minute: i64) -> DateTime<Utc> {
     day + Duration::hours(hour - user.site().place.utc_offset) + Duration::minutes(minute)
@@ -90,7 +96,7 @@ pub fn local(user: &User, day: DateTime<Utc>, hour: i64, minute: i64) -> DateTim
 
 fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {
     let conn = connection(user, day);
-    let begin = local(user, day, user.start_hour, r.range(0, 50));
+    let begin = local(user, day, user.start_hour, 0) + minutes_later(r, 0, 50);
     let session = r.guid();
 
     // Ordinary trouble before the first sign-in of the day.
@@ -117,7 +123,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     // More interactive sign-ins within the session: MFA satisfied by the token's claim.
     let apps = [TEAMS, EXCHANGE, SHAREPOINT, OFFICE_HOME];
     for _ in 0..r.range(1, 3) {
-        let t = begin + Duration::minutes(r.range(20, 8 * 60));
+        let t = begin + minutes_later(r, 20, 8 * 60);
         let mut s = sink.signin(user, t, &conn);
         s.app = *r.pick(&apps);
         s.resource = s.app;
@@ -127,7 +133,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     }
     // Phone: Outlook mobile.
     if r.chance(0.6) {
-        let t = begin + Duration::minutes(r.range(60, 9 * 60));
+        let t = begin + minutes_later(r, 60, 9 * 60);
         let phone_conn = match user.site().mobile {
             Some(mobile) if r.chance(0.7) => {
                 Connection { ip: mobile.host(user.index as u64), place: user.site().place, network: mobile }
@@ -140,7 +146,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     // Background token refreshes.
     let background = [TEAMS, EXCHANGE, SHAREPOINT, BROKER];
     for _ in 0..r.range(6, 12) {
-        let t = begin + Duration::minutes(r.range(5, 9 * 60));
+        let t = begin + minutes_later(r, 5, 9 * 60);
         let mut s = sink.signin(user, t, &conn);
         s.interactive = false;
         s.app = *r.pick(&background);
@@ -160,7 +166,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     // Mail: read and sent.
     let reads = r.range(1, 2);
     for _ in 0..reads {
-        let t = begin + Duration::minutes(r.range(10, 8 * 60));
+        let t = begin + minutes_later(r, 10, 8 * 60);
         sink.emit_ual(Ual {
             id: String::new(),
             time: t,
@@ -175,7 +181,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
         })?;
     }
     for _ in 0..r.range(0, 3) {
-        let t = begin + Duration::minutes(r.range(10, 8 * 60));
+        let t = begin + minutes_later(r, 10, 8 * 60);
         let peer = &tenant.users[1 + r.below(tenant.users.len() as u64 - 1) as usize];
         if peer.upn == user.upn {
             continue;
@@ -188,7 +194,7 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     }
     // Now and then someone changes their password because it is about to expire.
     if user.index % 29 == 11 && r.chance(0.06) {
-        password_change(user, begin + Duration::minutes(r.range(30, 300)), &conn, sink)?;
+        password_change(user, begin + minutes_later(r, 30, 300), &conn, sink)?;
     }
     Ok(())
 }
@@ -251,7 +257,7 @@ fn admin_day(
     sink.emit_signin(s)?;
     for _ in 0..r.range(0, 2) {
         let target = &tenant.users[1 + r.below(tenant.users.len() as u64 - 1) as usize];
-        let t = begin + Duration::minutes(r.range(30, 7 * 60));
+        let t = begin + minutes_later(r, 30, 7 * 60);
         let (activity, category, op, props): (
             &'static str,
             &'static str,
@@ -308,7 +314,7 @@ fn service_day(user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) ->
         network: CLOUD,
     };
     for hour in 0..24 {
-        let t = day + Duration::hours(hour) + Duration::minutes(r.range(0, 5));
+        let t = day + Duration::hours(hour) + minutes_later(r, 0, 5);
         let failures = if r.chance(0.3) { r.range(1, 6) } else { 0 };
         for f in 0..failures {
             let s = service_signin(user, t + Duration::seconds(f * 7), &conn, sink).wrong_password();
