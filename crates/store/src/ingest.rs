@@ -73,9 +73,9 @@ impl<'s> Ingest<'s> {
             *self.summary.duplicates.entry(table).or_default() += 1;
             return Ok(false);
         }
-        let root = self.store.root().to_path_buf();
         let generation = self.generation;
-        let writer = self.writers.entry(table).or_insert_with(|| TableWriter::new(table, &root, generation));
+        let writer =
+            self.writers.entry(table).or_insert_with(|| TableWriter::new(table, self.store.root(), generation));
         writer.push(record)?;
         *self.summary.added.entry(table).or_default() += 1;
         Ok(true)

@@ -53,18 +53,15 @@ fn read_lines(first: Vec<u8>, mut reader: Box<dyn BufRead + '_>, sink: &mut dyn 
     let mut line = first;
     let mut number = 1u64;
     loop {
-        let text = String::from_utf8_lossy(&line);
-        let trimmed = text.trim();
-        if !trimmed.is_empty() {
-            let at = Position::Line(number);
-            if text.contains('\u{fffd}') && std::str::from_utf8(&line).is_err() {
-                sink(Item::Bad("invalid UTF-8".into(), at));
-            } else {
-                match serde_json::from_str::<Value>(trimmed) {
-                    Ok(value) => emit_value(value, trimmed, at, sink),
-                    Err(e) => sink(Item::Bad(format!("invalid JSON: {e}"), at)),
-                }
-            }
+        let at = Position::Line(number);
+        match std::str::from_utf8(&line).map(str::trim) {
+            Ok("") => {}
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                Ok(value) => emit_value(value, text, at, sink),
+                Err(e) => sink(Item::Bad(format!("invalid JSON: {e}"), at)),
+            },
+            Err(_) if line.trim_ascii().is_empty() => {}
+            Err(_) => sink(Item::Bad("invalid UTF-8".into(), at)),
         }
         line.clear();
         number += 1;
@@ -105,7 +102,7 @@ fn read_document(mut reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> Result
     loop {
         let buf = reader.fill_buf().map_err(|e| e.to_string())?;
         if buf.is_empty() {
-            return splitter.finish(sink);
+            return splitter.finish();
         }
         let n = buf.len();
         splitter.feed(buf, sink)?;
@@ -340,7 +337,7 @@ impl Splitter {
         )
     }
 
-    fn finish(&mut self, _sink: &mut dyn FnMut(Item)) -> Result<(), String> {
+    fn finish(&self) -> Result<(), String> {
         if self.depth > 0 || self.in_string {
             return Err(self.error("the file ends in the middle of a JSON value", &[], 0));
         }

@@ -9,7 +9,7 @@ mod json;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -221,7 +221,7 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
         Err(e) => return unreadable(name.to_string(), e.to_string()),
     };
     report.encoding = encoding;
-    let head = match first_bytes(&mut text) {
+    let head = match decode::peek(&mut text, 8192) {
         Ok(h) => h,
         Err(e) => return unreadable(name.to_string(), e.to_string()),
     };
@@ -279,10 +279,4 @@ fn looks_binary(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let bad = text.matches('\u{fffd}').count();
     bad * 10 > text.chars().count()
-}
-
-/// Up to 8 KiB of the start of the text, not consumed.
-fn first_bytes(reader: &mut Box<dyn BufRead + '_>) -> io::Result<Vec<u8>> {
-    let buf = reader.fill_buf()?;
-    Ok(buf[..buf.len().min(8192)].to_vec())
 }
