@@ -8,14 +8,25 @@
 //! assert_eq!(ua.class, UaClass::Automation);
 //! ```
 //!
-//! This crate holds the parts that need no data: special address ranges, user-agent classes
-//! and travel physics. Geolocation, ASN and hosting / VPN / Tor classes from openly licensed
-//! databases come next.
+//! Addresses: [`Intel`] answers from the databases `sleuth intel update` compiles into a data
+//! directory (geolocation, ASNs, provider ranges; see [`update`]) and from the curated lists
+//! compiled into the crate (`lists/`).
 
+mod databases;
+mod installed;
+mod lists;
+mod lookup;
 mod ranges;
+mod table;
 mod travel;
 mod ua;
+pub mod update;
 
+pub use databases::{Asn, CITY_ACCURACY_KM, COUNTRY_ACCURACY_KM, CompileError, Origin, Place};
+pub use installed::{InstalledError, Part, Source, Sources, default_dir};
+pub use lists::{List, ListEntry, ListKind, Selector};
+pub use lookup::{Disagreement, Evidence, Intel, IpClass, IpInfo, LOCATION_TOLERANCE_KM, LogFacts};
 pub use ranges::{SpecialRange, special_range};
+pub use table::{RangeTable, RangeTableBuilder};
 pub use travel::{Position, Travel, distance_km};
 pub use ua::{UaClass, UserAgent, classify as classify_user_agent};
