@@ -62,7 +62,7 @@ pub struct Origin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    #[error("not a MaxMind DB file: {0}")]
+    #[error("not a usable MaxMind DB file")]
     MaxMind(#[from] maxminddb::MaxMindDbError),
     #[error("{0}")]
     Invalid(String),
@@ -79,8 +79,9 @@ struct FlatCity {
     city: Option<String>,
     country_code: Option<String>,
     state1: Option<String>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    /// Stored as 32-bit floats in ip-location-db files.
+    latitude: Option<f32>,
+    longitude: Option<f32>,
 }
 
 fn decode_place(
@@ -106,8 +107,9 @@ fn decode_place(
             country: flat.country_code.unwrap_or_default().to_ascii_uppercase(),
             region: flat.state1.unwrap_or_default(),
             city: flat.city.unwrap_or_default(),
-            latitude: flat.latitude,
-            longitude: flat.longitude,
+            // f32 -> f64 through the shortest decimal, so 51.5074 stays 51.5074.
+            latitude: flat.latitude.map(|v| v.to_string().parse().unwrap_or(f64::from(v))),
+            longitude: flat.longitude.map(|v| v.to_string().parse().unwrap_or(f64::from(v))),
             accuracy_km: f64::NAN,
         }))
     }

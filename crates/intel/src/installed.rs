@@ -86,7 +86,7 @@ impl Sources {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstalledError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },

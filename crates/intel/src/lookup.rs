@@ -218,6 +218,12 @@ impl Intel {
         self.assess(ip, None).class()
     }
 
+    /// The class of an address whose log record named its autonomous system (that ASN wins
+    /// over the database's).
+    pub fn class_with_asn(&self, ip: IpAddr, log_asn: Option<u32>) -> IpClass {
+        self.assess(ip, log_asn).class()
+    }
+
     fn assess(&self, ip: IpAddr, log_asn: Option<u32>) -> Assessment<'_> {
         let special = special_range(ip);
         if special.is_some() {

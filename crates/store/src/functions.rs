@@ -6,18 +6,29 @@
 //! - `geo_distance_km(lat1, lon1, lat2, lon2)`: great-circle distance.
 //! - `ip_special_range(ip)`: private, carrier_grade_nat, loopback, link_local, documentation,
 //!   multicast ... or NULL for a public address (and for text that is not an address).
+//! - from the installed databases (`sleuth intel update`): `ip_country`, `ip_region`,
+//!   `ip_city`, `ip_latitude`, `ip_longitude`, `ip_accuracy_km`, `ip_asn`, `ip_org`.
+//! - `ip_class(ip [, log_asn])`: reserved, tor_exit, vpn, secure_web_gateway, hosting,
+//!   mobile, isp or unknown; `ip_provider`, `ip_bulletproof` and `ip_evidence` (why) take the
+//!   same arguments. A log's own ASN, when given, wins over the database's.
 
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray, StringViewArray,
+};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, create_udf,
+};
 use datafusion::prelude::SessionContext;
-use sleuth_intel::{Position, classify_user_agent, distance_km, special_range};
+use sleuth_intel::{Intel, LogFacts, Position, SharedIntel, classify_user_agent, distance_km, special_range};
 
-pub(crate) fn register(ctx: &SessionContext) {
+pub(crate) fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
     ctx.register_udf(create_udf(
         "ua_class",
         vec![DataType::Utf8],
@@ -39,28 +50,37 @@ pub(crate) fn register(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(geo_distance_km),
     ));
+    for field in IpField::ALL {
+        ctx.register_udf(ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone())));
+    }
 }
 
-fn strings(args: &[ColumnarValue]) -> Result<ArrayRef> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    Ok(cast(&arrays[0], &DataType::Utf8)?)
+/// The text of a string column of any Arrow string type, one `Option<&str>` per row.
+fn each_str<T>(array: &ArrayRef, f: impl FnMut(Option<&str>) -> T) -> Result<Vec<T>> {
+    Ok(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().map(f).collect(),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().map(f).collect(),
+        DataType::Utf8View => array.as_string_view().iter().map(f).collect(),
+        _ => cast(array, &DataType::Utf8)?.as_string::<i32>().iter().map(f).collect(),
+    })
+}
+
+fn first_array(args: &[ColumnarValue]) -> Result<ArrayRef> {
+    Ok(ColumnarValue::values_to_arrays(args)?.swap_remove(0))
 }
 
 fn ua_class(args: &[ColumnarValue]) -> Result<ColumnarValue> {
-    let input = strings(args)?;
-    let out: StringArray =
-        input.as_string::<i32>().iter().map(|v| v.map(|ua| classify_user_agent(ua).class.name())).collect();
-    Ok(ColumnarValue::Array(Arc::new(out)))
+    let classes = each_str(&first_array(args)?, |v| v.map(|ua| classify_user_agent(ua).class.name()))?;
+    Ok(ColumnarValue::Array(Arc::new(StringArray::from(classes))))
+}
+
+fn parse_ip(text: Option<&str>) -> Option<IpAddr> {
+    text?.trim().parse().ok()
 }
 
 fn ip_special_range(args: &[ColumnarValue]) -> Result<ColumnarValue> {
-    let input = strings(args)?;
-    let out: StringArray = input
-        .as_string::<i32>()
-        .iter()
-        .map(|v| v.and_then(|ip| ip.trim().parse().ok()).and_then(special_range).map(|r| r.name()))
-        .collect();
-    Ok(ColumnarValue::Array(Arc::new(out)))
+    let ranges = each_str(&first_array(args)?, |v| parse_ip(v).and_then(special_range).map(|r| r.name()))?;
+    Ok(ColumnarValue::Array(Arc::new(StringArray::from(ranges))))
 }
 
 fn geo_distance_km(args: &[ColumnarValue]) -> Result<ColumnarValue> {
@@ -75,4 +95,188 @@ fn geo_distance_km(args: &[ColumnarValue]) -> Result<ColumnarValue> {
         })
         .collect();
     Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
+/// What an `ip_*` function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IpField {
+    Country,
+    Region,
+    City,
+    Latitude,
+    Longitude,
+    AccuracyKm,
+    Asn,
+    Org,
+    Class,
+    Provider,
+    Bulletproof,
+    Evidence,
+}
+
+impl IpField {
+    const ALL: [IpField; 12] = [
+        IpField::Country,
+        IpField::Region,
+        IpField::City,
+        IpField::Latitude,
+        IpField::Longitude,
+        IpField::AccuracyKm,
+        IpField::Asn,
+        IpField::Org,
+        IpField::Class,
+        IpField::Provider,
+        IpField::Bulletproof,
+        IpField::Evidence,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            IpField::Country => "ip_country",
+            IpField::Region => "ip_region",
+            IpField::City => "ip_city",
+            IpField::Latitude => "ip_latitude",
+            IpField::Longitude => "ip_longitude",
+            IpField::AccuracyKm => "ip_accuracy_km",
+            IpField::Asn => "ip_asn",
+            IpField::Org => "ip_org",
+            IpField::Class => "ip_class",
+            IpField::Provider => "ip_provider",
+            IpField::Bulletproof => "ip_bulletproof",
+            IpField::Evidence => "ip_evidence",
+        }
+    }
+
+    fn return_type(self) -> DataType {
+        match self {
+            IpField::Latitude | IpField::Longitude | IpField::AccuracyKm => DataType::Float64,
+            IpField::Asn => DataType::Int64,
+            IpField::Bulletproof => DataType::Boolean,
+            _ => DataType::Utf8View,
+        }
+    }
+
+    /// Whether the function takes the log's own ASN as an optional second argument.
+    fn takes_log_asn(self) -> bool {
+        matches!(self, IpField::Class | IpField::Provider | IpField::Bulletproof | IpField::Evidence)
+    }
+}
+
+#[derive(Debug)]
+struct IpFunction {
+    field: IpField,
+    signature: Signature,
+    intel: Arc<SharedIntel>,
+}
+
+impl IpFunction {
+    fn new(field: IpField, intel: Arc<SharedIntel>) -> IpFunction {
+        let mut accepted = vec![TypeSignature::Exact(vec![DataType::Utf8])];
+        if field.takes_log_asn() {
+            accepted.push(TypeSignature::Exact(vec![DataType::Utf8, DataType::Int64]));
+        }
+        IpFunction { field, signature: Signature::one_of(accepted, Volatility::Immutable), intel }
+    }
+
+    fn evaluate(&self, intel: &Intel, args: &[ArrayRef]) -> Result<ArrayRef> {
+        let ips = &args[0];
+        let log_asns = args.get(1).map(|a| cast(a, &DataType::Int64)).transpose()?;
+        let log_asn = |row: usize| {
+            let asns = log_asns.as_ref()?.as_primitive::<Int64Type>();
+            asns.is_valid(row).then(|| u32::try_from(asns.value(row)).ok()).flatten()
+        };
+        let mut row = 0;
+        let mut next_asn = || {
+            row += 1;
+            log_asn(row - 1)
+        };
+        fn text<S: AsRef<str>>(values: Vec<Option<S>>) -> ArrayRef {
+            Arc::new(values.iter().map(|v| v.as_ref().map(AsRef::as_ref)).collect::<StringViewArray>())
+        }
+        Ok(match self.field {
+            IpField::Country => text(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.country.as_str()).filter(|c| !c.is_empty())
+            })?),
+            IpField::Region => text(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.region.as_str()).filter(|c| !c.is_empty())
+            })?),
+            IpField::City => text(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.city.as_str()).filter(|c| !c.is_empty())
+            })?),
+            IpField::Latitude => Arc::new(Float64Array::from(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).and_then(|p| p.latitude)
+            })?)),
+            IpField::Longitude => Arc::new(Float64Array::from(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).and_then(|p| p.longitude)
+            })?)),
+            IpField::AccuracyKm => Arc::new(Float64Array::from(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.accuracy_km)
+            })?)),
+            IpField::Asn => Arc::new(Int64Array::from(each_str(ips, |v| {
+                parse_ip(v).and_then(|ip| intel.asn(ip)).map(|a| i64::from(a.number))
+            })?)),
+            IpField::Org => text(each_str(ips, |v| parse_ip(v).and_then(|ip| intel.asn(ip)).map(|a| a.org.as_str()))?),
+            IpField::Class => text(each_str(ips, |v| {
+                let asn = next_asn();
+                parse_ip(v).map(|ip| intel.class_with_asn(ip, asn).name())
+            })?),
+            IpField::Provider | IpField::Bulletproof | IpField::Evidence => {
+                let infos = each_str(ips, |v| {
+                    let asn = next_asn();
+                    parse_ip(v).map(|ip| intel.lookup_with_log(ip, &LogFacts { asn, ..LogFacts::default() }))
+                })?;
+                match self.field {
+                    IpField::Provider => text(infos.into_iter().map(|i| i.and_then(|i| i.provider)).collect()),
+                    IpField::Bulletproof => {
+                        Arc::new(infos.iter().map(|i| i.as_ref().map(|i| i.bulletproof)).collect::<BooleanArray>())
+                    }
+                    _ => text(
+                        infos
+                            .into_iter()
+                            .map(|i| {
+                                let reasons = i?.evidence.into_iter().map(|e| {
+                                    format!("{}: {} [{}]", e.class, e.detail, e.source)
+                                });
+                                Some(reasons.collect::<Vec<_>>().join("; "))
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+        })
+    }
+}
+
+impl PartialEq for IpFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.field == other.field && Arc::ptr_eq(&self.intel, &other.intel)
+    }
+}
+
+impl Eq for IpFunction {}
+
+impl Hash for IpFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.field.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for IpFunction {
+    fn name(&self) -> &str {
+        self.field.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.field.return_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let intel = self.intel.get().map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        Ok(ColumnarValue::Array(self.evaluate(intel, &arrays)?))
+    }
 }

@@ -7,19 +7,26 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sleuth_ingest::Table;
+use sleuth_intel::SharedIntel;
 
 use crate::{Store, StoreError};
 
 impl Store {
     /// A session over the committed state of the store, read from the manifest: files that an
     /// interrupted ingest left behind are never read. The intelligence functions
-    /// (`ua_class`, `geo_distance_km`, `ip_special_range`) are registered.
+    /// (`ua_class`, `ip_class`, `ip_country`, ... see `functions.rs`) are registered and answer
+    /// from the databases in [`sleuth_intel::default_dir`].
     pub async fn session(&self) -> Result<SessionContext, StoreError> {
+        self.session_with_intel(SharedIntel::for_dir(&sleuth_intel::default_dir())).await
+    }
+
+    /// As [`Store::session`], with the `ip_*` functions answering from `intel`.
+    pub async fn session_with_intel(&self, intel: Arc<SharedIntel>) -> Result<SessionContext, StoreError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let ctx = SessionContext::new_with_config(config);
-        crate::functions::register(&ctx);
+        crate::functions::register(&ctx, &intel);
         for table in Table::ALL {
             let files = self.manifest().files(table.name());
             let schema = crate::columns::schema(table);

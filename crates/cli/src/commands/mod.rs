@@ -2,6 +2,7 @@
 
 mod demo;
 mod ingest;
+mod intel;
 mod sql;
 mod tables;
 
@@ -15,7 +16,8 @@ use clap::{Parser, Subcommand};
 /// tools write.
 ///
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
-/// load exports, then `sleuth tables` and `sleuth sql` to look around.
+/// load exports, then `sleuth tables` and `sleuth sql` to look around; `sleuth intel update`
+/// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use.
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
@@ -27,6 +29,7 @@ pub struct Cli {
 enum Command {
     Demo(demo::DemoArgs),
     Ingest(ingest::IngestArgs),
+    Intel(intel::IntelArgs),
     Sql(sql::SqlArgs),
     Tables(tables::TablesArgs),
 }
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Intel(args) => intel::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Tables(args) => tables::run(args),
     }
