@@ -240,10 +240,7 @@ mod tests {
     #[test]
     fn ranges_and_bad_lines() {
         let gateways = List::builtin(ListKind::Gateway);
-        assert_eq!(
-            gateways.by_range("104.28.37.9".parse().unwrap()).unwrap().name,
-            "Cloudflare WARP / Zero Trust egress"
-        );
+        assert!(gateways.by_range("104.28.37.9".parse().unwrap()).unwrap().name.starts_with("Cloudflare WARP"));
         assert!(gateways.by_range("104.29.0.1".parse().unwrap()).is_none());
         assert!(gateways.by_range("2a09:bac5::1".parse().unwrap()).is_some());
         assert_eq!(IpRange::parse("10.1.2.3/8"), Some(IpRange::V4(0x0a00_0000, 0x0aff_ffff)));

@@ -224,24 +224,34 @@ impl Intel {
         self.assess(ip, log_asn).class()
     }
 
+    /// The findings for an address. A log's ASN and the database's are both looked up on
+    /// the lists (they can differ; either naming a hosting provider is evidence), and the
+    /// log's is the one reported.
     fn assess(&self, ip: IpAddr, log_asn: Option<u32>) -> Assessment<'_> {
         let special = special_range(ip);
         if special.is_some() {
-            return Assessment { special, asn: None, origin: None, hits: [None; 5] };
+            return Assessment { special, asn: None, log_asn: None, origin: None, hits: [None; 5] };
         }
         let origin = self.origins.as_ref().and_then(|t| t.get(ip));
-        let asn_value = match log_asn {
-            Some(number) => self.asn_by_number.get(&number).copied(),
-            None => self.asns.as_ref().and_then(|t| t.get_number(ip)),
+        let db_value = self.asns.as_ref().and_then(|t| t.get_number(ip));
+        let log_value = log_asn.and_then(|n| self.asn_by_number.get(&n).copied());
+        let hits_of = |value: Option<u32>| value.map(|i| self.asn_hits[i as usize]).unwrap_or_default();
+        let log_hits: [Option<u16>; 5] = match (log_asn, log_value) {
+            (Some(number), None) => {
+                std::array::from_fn(|k| self.lists[k].index_by_asn(number, "").map(|i| i as u16))
+            }
+            _ => hits_of(log_value),
         };
-        let asn_hits = asn_value.map(|i| self.asn_hits[i as usize]).unwrap_or_default();
-        let asn = asn_value.and_then(|i| self.asns.as_ref()?.values().get(i as usize));
+        let db_hits = hits_of(db_value);
+        let value = if log_asn.is_some() { log_value } else { db_value };
+        let asn = value.and_then(|i| self.asns.as_ref()?.values().get(i as usize));
         let hits = std::array::from_fn(|k| {
             let list = &self.lists[k];
             let by_range = list.by_range(ip).map(|entry| (list, entry, Matched::Range));
-            by_range.or_else(|| asn_hits[k].map(|i| (list, &list.entries[usize::from(i)], Matched::Asn)))
+            let by_asn = log_hits[k].or(db_hits[k]).map(|i| (list, &list.entries[usize::from(i)], Matched::Asn));
+            by_range.or(by_asn)
         });
-        Assessment { special, asn, origin, hits }
+        Assessment { special, asn, log_asn, origin, hits }
     }
 
     /// Everything known about an address, with the evidence.
@@ -347,14 +357,19 @@ impl Intel {
             let source = format!("Sleuth list {} ({})", list.kind.file_name(), list.version);
             evidence.push(Evidence { class: IpClass::of_list(list.kind), source, detail });
         }
-        if evidence.is_empty()
-            && let Some(asn) = a.asn
-        {
-            evidence.push(Evidence {
-                class: IpClass::Isp,
-                source: self.source_label(Part::Asns, "ASN database"),
-                detail: format!("AS{} {} is on no hosting, VPN, gateway or mobile list", asn.number, asn.org),
-            });
+        if evidence.is_empty() {
+            let named = match (a.asn, a.log_asn) {
+                (Some(asn), _) => Some(format!("AS{} {}", asn.number, asn.org)),
+                (None, Some(number)) => Some(format!("AS{number} (from the log)")),
+                (None, None) => None,
+            };
+            if let Some(named) = named {
+                evidence.push(Evidence {
+                    class: IpClass::Isp,
+                    source: self.source_label(Part::Asns, "ASN database"),
+                    detail: format!("{named} is on no hosting, VPN, gateway or mobile list"),
+                });
+            }
         }
         evidence
     }
@@ -376,7 +391,9 @@ enum Matched {
 /// The findings behind one address's class, borrowed from the tables.
 struct Assessment<'a> {
     special: Option<SpecialRange>,
+    /// The log's autonomous system when it named one the database knows, else the database's.
     asn: Option<&'a Asn>,
+    log_asn: Option<u32>,
     origin: Option<&'a Origin>,
     hits: [Option<(&'a List, &'a ListEntry, Matched)>; 5],
 }
@@ -395,7 +412,7 @@ impl Assessment<'_> {
         // The most telling finding wins: Tor, then VPN, gateway, hosting, mobile.
         match from_origin.into_iter().chain(from_lists).min() {
             Some(class) => class,
-            None if self.asn.is_some() => IpClass::Isp,
+            None if self.asn.is_some() || self.log_asn.is_some() => IpClass::Isp,
             None => IpClass::Unknown,
         }
     }
@@ -515,5 +532,11 @@ mod tests {
         let fields: Vec<&str> = info.disagreements.iter().map(|d| d.field).collect();
         assert_eq!(fields, ["country", "coordinates", "asn"]);
         assert_eq!(info.disagreements[2].database, "AS7922 Comcast Cable Communications, LLC");
+        // A log naming an access network does not hide what the database knows of the range.
+        let m247 = "193.27.14.9".parse().unwrap();
+        let info = intel.lookup_with_log(m247, &LogFacts { asn: Some(7922), ..LogFacts::default() });
+        assert_eq!((info.class, info.bulletproof, info.asn), (IpClass::Hosting, true, Some(7922)));
+        assert_eq!(intel.class_with_asn(m247, Some(64_512)), IpClass::Hosting);
+        assert_eq!(intel.class_with_asn("8.8.8.8".parse().unwrap(), Some(64_512)), IpClass::Isp);
     }
 }

@@ -44,6 +44,27 @@ impl Store {
                 ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
             ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
         }
+        ctx.sql(IP_ADDRESSES).await?;
         Ok(ctx)
     }
 }
+
+/// `ip_addresses`: every address that signed in, with what the logs said of it beside what
+/// the databases say, and whether they disagree. The log's values win (`country`, `asn` and
+/// the class computed with the log's ASN); the databases' stay visible.
+const IP_ADDRESSES: &str = "CREATE VIEW ip_addresses AS
+SELECT ip, sign_ins, users, first_seen, last_seen,
+       coalesce(log_country, db_country) AS country, log_country, db_country,
+       coalesce(log_asn, db_asn) AS asn, log_asn, db_asn, org,
+       ip_class(ip, log_asn) AS class, ip_provider(ip, log_asn) AS provider,
+       ip_bulletproof(ip, log_asn) AS bulletproof,
+       coalesce(log_country <> db_country, false) AS country_disagrees,
+       coalesce(log_asn <> db_asn, false) AS asn_disagrees
+FROM (
+  SELECT ip_address AS ip, count(*) AS sign_ins, count(DISTINCT user_principal_name) AS users,
+         min(time) AS first_seen, max(time) AS last_seen,
+         max(upper(nullif(country, ''))) AS log_country, ip_country(ip_address) AS db_country,
+         max(asn) AS log_asn, ip_asn(ip_address) AS db_asn, ip_org(ip_address) AS org
+  FROM signins WHERE ip_address IS NOT NULL AND ip_address <> ''
+  GROUP BY ip_address
+)";

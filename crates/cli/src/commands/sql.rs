@@ -11,9 +11,13 @@ use crate::output::{OutputFormat, write_batches};
 /// Run a SQL query over the store's tables.
 ///
 /// Tables: signins, audits, risk_detections, mailbox_activity, message_trace (see
-/// `sleuth tables`). The dialect is DataFusion's SQL (PostgreSQL-like), with Sleuth's
-/// intelligence functions: ua_class(user_agent), geo_distance_km(lat1, lon1, lat2, lon2) and
-/// ip_special_range(ip). Text from the logs is
+/// `sleuth tables`), and the view ip_addresses (every signing-in address with the log's and
+/// the databases' country and ASN side by side, its class, and whether they disagree). The
+/// dialect is DataFusion's SQL (PostgreSQL-like), with Sleuth's intelligence functions:
+/// ua_class(user_agent), geo_distance_km(lat1, lon1, lat2, lon2), ip_special_range(ip),
+/// ip_country, ip_region, ip_city, ip_latitude, ip_longitude, ip_accuracy_km, ip_asn,
+/// ip_org (ip), and ip_class, ip_provider, ip_bulletproof, ip_evidence (ip [, log_asn]).
+/// The ip_ functions read the databases `sleuth intel update` installs. Text from the logs is
 /// printed safely: control characters are escaped in tables, and CSV cells that a spreadsheet
 /// would run as formulas are neutralised.
 ///
