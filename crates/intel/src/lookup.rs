@@ -135,6 +135,9 @@ pub const LOCATION_TOLERANCE_KM: f64 = 250.0;
 pub struct Intel {
     sources: Option<Sources>,
     places: Option<RangeTable<Place>>,
+    /// The places projected onto their countries: the field queries ask for most, from a
+    /// table a fraction of the size.
+    countries: Option<RangeTable<[u8; 2]>>,
     asns: Option<RangeTable<Asn>>,
     /// For each ASN value: the matching entry of each list (by [`ListKind`] position).
     asn_hits: Vec<[Option<u16>; 5]>,
@@ -182,7 +185,10 @@ impl Intel {
             })
             .collect();
         let asn_by_number = asn_values.iter().enumerate().map(|(i, a)| (a.number, i as u32)).collect();
-        Intel { sources, places, asns, asn_hits, asn_by_number, origins, lists }
+        let countries = places
+            .as_ref()
+            .map(|t| t.project(|p: &Place| <[u8; 2]>::try_from(p.country.as_bytes()).ok().filter(|c| c.is_ascii())));
+        Intel { sources, places, countries, asns, asn_hits, asn_by_number, origins, lists }
     }
 
     pub fn sources(&self) -> Option<&Sources> {
@@ -198,6 +204,14 @@ impl Intel {
             return None;
         }
         self.places.as_ref()?.get(ip)
+    }
+
+    /// The ISO country code of an address, as [`Intel::place`] would give it, faster.
+    pub fn country(&self, ip: IpAddr) -> Option<&str> {
+        if special_range(ip).is_some() {
+            return None;
+        }
+        std::str::from_utf8(self.countries.as_ref()?.get(ip)?).ok()
     }
 
     pub fn asn(&self, ip: IpAddr) -> Option<&Asn> {
@@ -237,9 +251,7 @@ impl Intel {
         let log_value = log_asn.and_then(|n| self.asn_by_number.get(&n).copied());
         let hits_of = |value: Option<u32>| value.map(|i| self.asn_hits[i as usize]).unwrap_or_default();
         let log_hits: [Option<u16>; 5] = match (log_asn, log_value) {
-            (Some(number), None) => {
-                std::array::from_fn(|k| self.lists[k].index_by_asn(number, "").map(|i| i as u16))
-            }
+            (Some(number), None) => std::array::from_fn(|k| self.lists[k].index_by_asn(number, "").map(|i| i as u16)),
             _ => hits_of(log_value),
         };
         let db_hits = hits_of(db_value);
@@ -478,6 +490,8 @@ mod tests {
     fn classes_follow_the_most_telling_evidence() {
         let intel = intel();
         assert_eq!(class(&intel, "24.0.3.4"), IpClass::Isp);
+        assert_eq!(intel.country("24.0.3.4".parse().unwrap()), Some("US"));
+        assert_eq!(intel.country("25.0.3.4".parse().unwrap()), None);
         assert_eq!(class(&intel, "89.187.164.82"), IpClass::Hosting);
         assert_eq!(class(&intel, "165.225.34.1"), IpClass::SecureWebGateway);
         assert_eq!(class(&intel, "185.220.101.5"), IpClass::TorExit);

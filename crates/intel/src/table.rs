@@ -19,7 +19,8 @@ const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangeTable<V> {
     v4: Side<u32>,
-    /// `v4_index[k]` is the first range starting at or after `k << 16`.
+    /// `v4_index[k]` is the first range starting at or after `k << 16`; empty for small
+    /// tables, which a plain binary search serves better.
     v4_index: Vec<u32>,
     v6: Side<u128>,
     values: Vec<V>,
@@ -57,7 +58,10 @@ impl<V> RangeTable<V> {
 
     fn get_v4(&self, ip: u32) -> Option<u32> {
         let bucket = (ip >> 16) as usize;
-        let (lo, hi) = (self.v4_index[bucket] as usize, self.v4_index[bucket + 1] as usize);
+        let (lo, hi) = match self.v4_index.get(bucket..bucket + 2) {
+            Some(&[lo, hi]) => (lo as usize, hi as usize),
+            _ => (0, self.v4.starts.len()),
+        };
         let found = lo + self.v4.starts[lo..hi].partition_point(|&start| start <= ip);
         found.checked_sub(1).map(|i| self.v4.values[i]).filter(|&v| v != NONE)
     }
@@ -68,7 +72,46 @@ impl<V> RangeTable<V> {
     }
 }
 
+impl<V> RangeTable<V> {
+    /// The same ranges mapped to coarser values (a place to its country, say), adjacent
+    /// ranges that now agree merged: a smaller table, faster to search.
+    pub fn project<W: Clone + Eq + std::hash::Hash>(&self, f: impl Fn(&V) -> Option<W>) -> RangeTable<W> {
+        let mut values: Vec<W> = Vec::new();
+        let mut numbers: std::collections::HashMap<W, u32> = std::collections::HashMap::new();
+        let mapped: Vec<u32> = self
+            .values
+            .iter()
+            .map(|v| match f(v) {
+                Some(w) => *numbers.entry(w.clone()).or_insert_with(|| {
+                    values.push(w);
+                    (values.len() - 1) as u32
+                }),
+                None => NONE,
+            })
+            .collect();
+        fn side<A: Copy>(side: &Side<A>, mapped: &[u32]) -> Side<A> {
+            let mut out = Side { starts: Vec::new(), values: Vec::new() };
+            for (&start, &value) in side.starts.iter().zip(&side.values) {
+                let value = if value == NONE { NONE } else { mapped[value as usize] };
+                if out.values.last() != Some(&value) {
+                    out.starts.push(start);
+                    out.values.push(value);
+                }
+            }
+            out
+        }
+        let v4 = side(&self.v4, &mapped);
+        RangeTable { v4_index: v4_index(&v4.starts), v4, v6: side(&self.v6, &mapped), values }
+    }
+}
+
+/// Tables with fewer ranges than this are searched without an index.
+const INDEX_FROM: usize = 4096;
+
 fn v4_index(starts: &[u32]) -> Vec<u32> {
+    if starts.len() < INDEX_FROM {
+        return Vec::new();
+    }
     (0..=1u64 << 16).map(|k| starts.partition_point(|&s| u64::from(s) < k << 16) as u32).collect()
 }
 
@@ -197,26 +240,28 @@ impl<V: Serialize + DeserializeOwned> RangeTable<V> {
         serde_json::to_writer(out, &self.values).map_err(io::Error::other)
     }
 
+    /// Reads a table written by [`RangeTable::write_to`], array by array in small chunks, so
+    /// memory holds the table and little more.
     pub fn read_from(input: &mut impl Read) -> io::Result<RangeTable<V>> {
-        let mut bytes = Vec::new();
-        input.read_to_end(&mut bytes)?;
-        let mut cursor = Cursor { bytes: &bytes, at: 0 };
-        if cursor.take(8)? != MAGIC {
+        let mut header = [0u8; 20];
+        input.read_exact(&mut header).map_err(truncated)?;
+        if &header[..8] != MAGIC {
             return Err(invalid("not a Sleuth range table"));
         }
-        let version = cursor.u32()?;
-        if version != FORMAT_VERSION {
-            return Err(invalid(format!("range table format {version}, this build reads {FORMAT_VERSION}")));
+        let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
+        if word(8) != FORMAT_VERSION {
+            return Err(invalid(format!("range table format {}, this build reads {FORMAT_VERSION}", word(8))));
         }
-        let (n4, n6) = (cursor.u32()? as usize, cursor.u32()? as usize);
-        let v4_starts = cursor.array(n4, u32::from_le_bytes)?;
-        let v4_values = cursor.array(n4, u32::from_le_bytes)?;
-        let v6_starts = cursor.array(n6, u128::from_le_bytes)?;
-        let v6_values = cursor.array(n6, u32::from_le_bytes)?;
-        let values: Vec<V> = serde_json::from_slice(&bytes[cursor.at..]).map_err(invalid)?;
-        let sorted = |s: &[u32]| s.windows(2).all(|w| w[0] < w[1]);
+        let (n4, n6) = (word(12) as usize, word(16) as usize);
+        let v4_starts = read_array(input, n4, u32::from_le_bytes)?;
+        let v4_values = read_array(input, n4, u32::from_le_bytes)?;
+        let v6_starts = read_array(input, n6, u128::from_le_bytes)?;
+        let v6_values = read_array(input, n6, u32::from_le_bytes)?;
+        let mut json = Vec::new();
+        input.read_to_end(&mut json)?;
+        let values: Vec<V> = serde_json::from_slice(&json).map_err(invalid)?;
         let in_range = |v: &[u32]| v.iter().all(|&v| v == NONE || (v as usize) < values.len());
-        if !sorted(&v4_starts)
+        if !v4_starts.windows(2).all(|w| w[0] < w[1])
             || !v6_starts.windows(2).all(|w| w[0] < w[1])
             || !in_range(&v4_values)
             || !in_range(&v6_values)
@@ -234,28 +279,21 @@ impl<V: Serialize + DeserializeOwned> RangeTable<V> {
     }
 }
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+fn read_array<T, const N: usize>(input: &mut impl Read, count: usize, decode: fn([u8; N]) -> T) -> io::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(count.min(1 << 24));
+    let mut chunk = vec![0u8; 4096 * N];
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(4096);
+        input.read_exact(&mut chunk[..n * N]).map_err(truncated)?;
+        out.extend(chunk[..n * N].chunks_exact(N).map(|c| decode(c.try_into().expect("N bytes"))));
+        left -= n;
+    }
+    Ok(out)
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> io::Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len());
-        let end = end.ok_or_else(|| invalid("range table is truncated"))?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
-    }
-
-    fn u32(&mut self) -> io::Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
-
-    fn array<T, const N: usize>(&mut self, count: usize, decode: fn([u8; N]) -> T) -> io::Result<Vec<T>> {
-        let bytes = self.take(count.checked_mul(N).ok_or_else(|| invalid("range table is truncated"))?)?;
-        Ok(bytes.chunks_exact(N).map(|c| decode(c.try_into().expect("N bytes"))).collect())
-    }
+fn truncated(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof { invalid("range table is truncated") } else { e }
 }
 
 fn invalid(message: impl ToString) -> io::Error {
@@ -309,6 +347,36 @@ mod tests {
             assert_eq!(get(&t, ip).as_deref(), want, "{ip}");
         }
         assert_eq!(t.range_count(), 5);
+        // Projected onto one value, the adjacent A and C ranges merge into one.
+        let all = t.project(|v| (v != "none").then_some(1u8));
+        assert_eq!(all.range_count(), 4);
+        assert_eq!(all.get("1.0.4.255".parse().unwrap()), Some(&1));
+        assert_eq!(all.get("1.0.5.0".parse().unwrap()), None);
+        let only_c = t.project(|v| (v == "C").then_some(()));
+        assert_eq!(only_c.get("1.0.0.1".parse().unwrap()), None);
+        assert_eq!(only_c.get("2001:db8::1".parse().unwrap()), Some(&()));
+    }
+
+    #[test]
+    fn indexed_lookups_agree_with_a_plain_search() {
+        // Enough ranges for the /16 index, with gaps, some spanning buckets.
+        let mut b = RangeTableBuilder::default();
+        let mut ranges = Vec::new();
+        let mut start = 7u32;
+        for i in 0..20_000u32 {
+            let len = 1 + (i.wrapping_mul(2_654_435_761) % 300_000);
+            let value = b.value(i);
+            b.push_v4(start, start + len, value);
+            ranges.push((start, start + len, i));
+            start += len + 1 + (i % 3) * 1000;
+        }
+        let t = b.finish();
+        assert!(!t.v4_index.is_empty());
+        for probe in (0..start + 10).step_by(9_973) {
+            let before = ranges.partition_point(|&(s, _, _)| s <= probe);
+            let want = before.checked_sub(1).map(|i| ranges[i]).filter(|&(_, e, _)| probe <= e).map(|r| r.2);
+            assert_eq!(t.get(IpAddr::V4(probe.into())).copied(), want, "{probe}");
+        }
     }
 
     #[test]

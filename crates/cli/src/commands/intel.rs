@@ -148,7 +148,14 @@ fn write_version(intel: &Intel, dir: &std::path::Path, out: &mut impl Write) -> 
         Some(sources) => {
             writeln!(out, "Databases in {} (compiled {}):", dir.display(), sources.updated_at)?;
             for s in &sources.sources {
-                writeln!(out, "  {:<8} data of {}: {} ranges, {} entries", s.part.name(), s.data_date, s.ranges, s.values)?;
+                writeln!(
+                    out,
+                    "  {:<8} data of {}: {} ranges, {} entries",
+                    s.part.name(),
+                    s.data_date,
+                    s.ranges,
+                    s.values
+                )?;
                 writeln!(out, "           from {}", s.from)?;
                 writeln!(out, "           licence: {}", s.licence)?;
                 writeln!(out, "           {}", s.attribution)?;
@@ -177,8 +184,7 @@ fn write_info(info: &IpInfo, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some(range) = info.special_range {
         writeln!(out, "  range      {range}")?;
     }
-    let place: Vec<String> =
-        [&info.country, &info.region, &info.city].into_iter().flatten().map(|s| safe(s)).collect();
+    let place: Vec<String> = [&info.country, &info.region, &info.city].into_iter().flatten().map(|s| safe(s)).collect();
     if !place.is_empty() {
         let mut line = place.join(", ");
         if let (Some(lat), Some(lon)) = (info.latitude, info.longitude) {

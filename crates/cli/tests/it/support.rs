@@ -82,3 +82,22 @@ pub fn demo() -> &'static Demo {
         Demo { dir, store, manifest, ingest_stdout, _keep: keep }
     })
 }
+
+/// The installed intelligence databases the `sleuth` processes of the tests use (the same
+/// resolution as theirs: `$SLEUTH_INTEL_DIR`, else the user's data directory). `scripts/test`
+/// installs them into target/intel before the tests run.
+pub fn intel_dir() -> PathBuf {
+    let dir = sleuth_intel::default_dir();
+    assert!(
+        dir.join("sources.json").exists(),
+        "no intelligence databases in {}: run scripts/test, or `sleuth intel update` with SLEUTH_INTEL_DIR set",
+        dir.display()
+    );
+    dir
+}
+
+/// The story of the demo tenant with this id, from its manifest.
+pub fn story(id: &str) -> &'static Value {
+    let stories = demo().manifest["stories"].as_array().expect("stories");
+    stories.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no story {id}"))
+}
