@@ -82,7 +82,7 @@ async fn main() -> datafusion::error::Result<()> {
         loads[4] * 1e3
     );
 
-    let mut rng = Rng(0x51e0_7);
+    let mut rng = Rng(0x0005_1e07);
     let uniform: Vec<String> = (0..ROWS).map(|_| rng.public_v4()).collect();
     let distinct: Vec<String> =
         (0..20_000).map(|i| if i % 10 == 0 { rng.public_v6() } else { rng.public_v4() }).collect();

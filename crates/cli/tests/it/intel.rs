@@ -75,9 +75,10 @@ fn known_addresses_get_their_class_place_and_network() {
     // installed databases (DB-IP Lite 2026-06, ip-location-db ASN, iporigin 2026-10) see them.
     let table: &[(&str, &str, &str, &str, Option<u64>)] = &[
         ("185.220.101.47", "tor_exit", "Tor", "DE", Some(60729)),
-        ("23.144.160.68", "vpn", "Mullvad", "", None),
-        ("2.58.241.67", "vpn", "ProtonVPN", "", None),
-        ("2001:ac8:a:f::f002", "vpn", "Mullvad", "", None),
+        ("23.144.160.67", "vpn", "Mullvad", "", None),
+        ("2.58.241.66", "vpn", "ProtonVPN", "", None),
+        ("140.248.0.9", "vpn", "Apple Private Relay", "US", Some(54113)),
+        ("2001:ac8:a:f::f001", "vpn", "Mullvad", "", None),
         ("89.187.164.82", "hosting", "CDN77", "US", Some(60068)),
         ("209.141.58.146", "hosting", "BuyVM", "US", Some(53667)),
         ("20.112.72.57", "hosting", "Azure", "US", Some(8075)),
@@ -114,7 +115,7 @@ fn known_addresses_get_their_class_place_and_network() {
         assert!(evidence.iter().any(|e| e["class"] == *class), "{answer:#}");
     }
     // The bulletproof hoster of seed 004 is flagged as such, with the list that says so.
-    let buyvm = &answers[5];
+    let buyvm = &answers[6];
     assert_eq!(buyvm["bulletproof"], true);
     assert!(buyvm["evidence"].to_string().contains("bulletproof.tsv"), "{buyvm:#}");
 }
