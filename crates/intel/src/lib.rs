@@ -16,6 +16,7 @@ mod databases;
 mod installed;
 mod lists;
 mod lookup;
+pub mod online;
 mod ranges;
 mod shared;
 mod table;

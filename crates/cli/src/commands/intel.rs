@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
+use sleuth_intel::online::{IpAnswer, Online, Provider, default_cache_dir};
 use sleuth_intel::update::{UpdateOptions, update};
 use sleuth_intel::{Intel, IpInfo, classify_user_agent, default_dir};
 
@@ -25,6 +26,7 @@ use crate::output::terminal_safe;
 ///   sleuth intel --ua "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)"
 ///   sleuth intel update
 ///   sleuth intel --version
+///   IPINFO_TOKEN=... sleuth intel --online 185.220.101.5
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, verbatim_doc_comment)]
 pub struct IntelArgs {
@@ -38,6 +40,15 @@ pub struct IntelArgs {
     /// Show what databases are installed, their data dates, licences and attribution.
     #[arg(long)]
     version: bool,
+    /// Also ask the online providers whose keys are set: IPINFO_TOKEN, IPDATA_API_KEY,
+    /// ABUSEIPDB_API_KEY. Answers are cached for a week in ~/.cache/sleuth/online
+    /// ($SLEUTH_CACHE_DIR) and requests are paced to the free tiers' limits.
+    #[arg(long)]
+    online: bool,
+    /// Breaches this account appears in, from Have I Been Pwned (needs HIBP_API_KEY;
+    /// repeatable).
+    #[arg(long, value_name = "ACCOUNT")]
+    breaches: Vec<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -84,7 +95,7 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
     }
     let intel = Intel::open(&dir)?;
     let mut out = std::io::stdout().lock();
-    if args.version || (args.ips.is_empty() && args.user_agents.is_empty()) {
+    if args.version || (args.ips.is_empty() && args.user_agents.is_empty() && args.breaches.is_empty()) {
         write_version(&intel, &dir, &mut out)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -94,29 +105,81 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    let online = Online::from_env(default_cache_dir());
+    if (args.online || !args.breaches.is_empty()) && online.providers().is_empty() {
+        eprintln!(
+            "warning: no online provider is configured: set IPINFO_TOKEN, IPDATA_API_KEY, ABUSEIPDB_API_KEY \
+             or HIBP_API_KEY"
+        );
+    }
     let mut failed = false;
-    let mut infos = Vec::new();
+    let mut found = Vec::new();
     for text in &args.ips {
         match text.trim().parse::<IpAddr>() {
-            Ok(ip) => infos.push(intel.lookup(ip)),
+            Ok(ip) => {
+                let answers = if args.online { online.lookup_ip(ip) } else { Vec::new() };
+                let answers = answers
+                    .into_iter()
+                    .filter_map(|answer| {
+                        answer.map_err(|e| eprintln!("warning: {}", terminal_safe(&e.to_string()))).ok()
+                    })
+                    .collect::<Vec<_>>();
+                failed |=
+                    args.online && answers.len() < online.providers().iter().filter(|p| **p != Provider::Hibp).count();
+                found.push((intel.lookup(ip), answers));
+            }
             Err(_) => {
                 eprintln!("error: not an IP address: {}", terminal_safe(text));
                 failed = true;
             }
         }
     }
+    let mut breaches = Vec::new();
+    for account in &args.breaches {
+        match online.breaches(account) {
+            Some(Ok(list)) => breaches.push((account.clone(), list)),
+            Some(Err(e)) => {
+                eprintln!("warning: {}", terminal_safe(&e.to_string()));
+                failed = true;
+            }
+            None => anyhow::bail!("checking breaches needs a Have I Been Pwned key in HIBP_API_KEY"),
+        }
+    }
     match args.format {
         Format::Json => {
+            let ips: Vec<_> = found
+                .iter()
+                .map(|(info, answers)| {
+                    let mut value = serde_json::to_value(info).expect("serialises");
+                    value["online"] = serde_json::to_value(answers).expect("serialises");
+                    value
+                })
+                .collect();
             let agents: Vec<_> = args.user_agents.iter().map(|ua| user_agent_json(ua)).collect();
-            let all = json!({ "ips": infos, "user_agents": agents });
+            let breaches: Vec<_> =
+                breaches.iter().map(|(account, list)| json!({ "account": account, "breaches": list })).collect();
+            let all = json!({ "ips": ips, "user_agents": agents, "breaches": breaches });
             writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         }
         Format::Text => {
-            for info in &infos {
+            for (info, answers) in &found {
                 write_info(info, &mut out)?;
+                write_online(answers, &mut out)?;
             }
             for ua in &args.user_agents {
                 write_user_agent(ua, &mut out)?;
+            }
+            for (account, list) in &breaches {
+                writeln!(out, "{}", terminal_safe(account))?;
+                if list.is_empty() {
+                    writeln!(out, "  breaches   none known to Have I Been Pwned")?;
+                }
+                for (i, b) in list.iter().enumerate() {
+                    let label = if i == 0 { "breaches" } else { "" };
+                    let date = b.date.as_deref().unwrap_or("undated");
+                    let classes = b.data_classes.join(", ");
+                    writeln!(out, "  {label:<10} {} ({date}): {}", terminal_safe(&b.name), terminal_safe(&classes))?;
+                }
             }
         }
     }
@@ -202,6 +265,32 @@ fn write_info(info: &IpInfo, out: &mut impl Write) -> anyhow::Result<()> {
     for (i, e) in info.evidence.iter().enumerate() {
         let label = if i == 0 { "evidence" } else { "" };
         writeln!(out, "  {label:<10} {}: {} [{}]", e.class, safe(&e.detail), safe(&e.source))?;
+    }
+    Ok(())
+}
+
+fn write_online(answers: &[IpAnswer], out: &mut impl Write) -> anyhow::Result<()> {
+    for (i, a) in answers.iter().enumerate() {
+        let label = if i == 0 { "online" } else { "" };
+        let mut parts: Vec<String> = Vec::new();
+        let place: Vec<&str> = [&a.country, &a.city].into_iter().flatten().map(String::as_str).collect();
+        if !place.is_empty() {
+            parts.push(place.join(", "));
+        }
+        if let Some(asn) = a.asn {
+            parts.push(format!("AS{asn}"));
+        }
+        if let Some(org) = &a.org {
+            parts.push(org.clone());
+        }
+        if let Some(score) = a.abuse_score {
+            parts.push(format!("abuse score {score}/100 ({} reports)", a.reports.unwrap_or(0)));
+        }
+        if !a.flags.is_empty() {
+            parts.push(format!("flags: {}", a.flags.join(", ")));
+        }
+        let when = if a.cached { format!("cached, {}", a.fetched_at) } else { a.fetched_at.clone() };
+        writeln!(out, "  {label:<10} {}: {} [{when}]", a.provider.name(), terminal_safe(&parts.join("; ")))?;
     }
     Ok(())
 }

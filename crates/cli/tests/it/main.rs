@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod dialects;
 mod intel;
+mod online;
 mod samples;
 mod store;
 mod support;
