@@ -16,6 +16,7 @@ mod databases;
 mod installed;
 mod lists;
 mod lookup;
+#[cfg(feature = "online")]
 pub mod online;
 mod ranges;
 mod shared;
@@ -24,7 +25,9 @@ mod travel;
 mod ua;
 pub mod update;
 
-pub use databases::{Asn, CITY_ACCURACY_KM, COUNTRY_ACCURACY_KM, CompileError, Origin, Place};
+pub use databases::{
+    Asn, CITY_ACCURACY_KM, COUNTRY_ACCURACY_KM, CompileError, Origin, Place, compile_asns_csv, compile_origins,
+};
 pub use installed::{InstalledError, Part, Source, Sources, default_dir};
 pub use lists::{List, ListEntry, ListKind, Selector};
 pub use lookup::{Disagreement, Evidence, Intel, IpClass, IpInfo, LOCATION_TOLERANCE_KM, LogFacts};
