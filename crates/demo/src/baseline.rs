@@ -69,6 +69,9 @@ pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sin
         let mut r = rng.fork(50_000 + user.index as u64);
         for d in 0..days {
             let day = start + Duration::days(d);
+            if sink.is_away(user, day) {
+                continue;
+            }
             if user.role == Role::Service {
                 service_day(user, day, &mut r, sink)?;
             } else if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {

@@ -96,10 +96,12 @@ pub fn generate(config: &DemoConfig, dir: &Path) -> Result<Manifest, DemoError> 
     let tenant = Tenant::generate(&rng, config.users);
     let start = config.end - Duration::days(config.days);
     let output = output::Output::create(dir, config.format, config.end - Duration::days(1)).map_err(io_err)?;
-    let mut sink = Sink { out: output, ids: rng.fork(99) };
-    baseline::generate(&tenant, &rng, start, config.days, &mut sink).map_err(io_err)?;
+    let mut sink = Sink { out: output, ids: rng.fork(99), away: Vec::new() };
+    // Stories first: they say when their users are away from their everyday life (a trip),
+    // and the baseline leaves those days out.
     let window = stories::Window { start, days: config.days };
     let stories = stories::generate(&tenant, &rng, &window, &mut sink).map_err(io_err)?;
+    baseline::generate(&tenant, &rng, start, config.days, &mut sink).map_err(io_err)?;
     let records = sink.out.finish().map_err(io_err)?;
     let manifest = Manifest {
         sleuth_demo_manifest: 1,
@@ -123,9 +125,22 @@ pub fn generate(config: &DemoConfig, dir: &Path) -> Result<Manifest, DemoError> 
 pub(crate) struct Sink {
     out: output::Output,
     ids: Rng,
+    /// Users away from their everyday routine: (user index, from, to).
+    away: Vec<(usize, DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Sink {
+    /// Marks `user` as away from `from` to `to`: the baseline writes nothing for them on
+    /// any day that overlaps.
+    pub fn away(&mut self, user: &User, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.away.push((user.index, from, to));
+    }
+
+    pub fn is_away(&self, user: &User, day: DateTime<Utc>) -> bool {
+        let next = day + Duration::days(1);
+        self.away.iter().any(|&(index, from, to)| index == user.index && from < next && to > day)
+    }
+
     pub fn guid(&mut self) -> String {
         self.ids.guid()
     }

@@ -405,7 +405,10 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
 fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<Story> {
     let user = cast.pick("BEC", |u| u.role == Role::Finance && u.site().place.country == "US");
     let colleagues: Vec<&User> = (0..3).map(|_| cast.pick("BEC recipient", |u| u.role != Role::Admin)).collect();
-    let d1 = w.day(0.55);
+    // Seed 003 spans eight days: start early enough to end inside the window, and in windows
+    // shorter than ten days, close the gaps in proportion.
+    let d1 = w.day(0.55).min(w.start + Duration::days((w.days - 9).max(1)));
+    let on_day = |day: i64| if w.days >= 10 { day } else { day * (w.days - 2) / 8 };
     let dallas = place("Dallas", "Texas", "US", 32.7767, -96.7970);
     let newyork = place("New York", "New York", "US", 40.7128, -74.0060);
     let chicago = place("Chicago", "Illinois", "US", 41.8781, -87.6298);
@@ -444,7 +447,7 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
     ];
     let mut last = aitm_time;
     for (day, secs, _, c, app, interactive) in replays {
-        let t = d1 + Duration::days(day) + Duration::seconds(secs);
+        let t = d1 + Duration::days(on_day(day)) + Duration::seconds(secs);
         last = last.max(t);
         let mut si = sink.signin(user, t, c);
         si.app = app;
@@ -507,7 +510,7 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
         (7, 16 * 3600 + 29 * 60, &chi248, "AR Report", 2),
     ];
     for (day, secs, c, subject, who) in mails {
-        let t = d1 + Duration::days(day) + Duration::seconds(secs);
+        let t = d1 + Duration::days(on_day(day)) + Duration::seconds(secs);
         sink.send_mail(user, t, &c.ip, "Client=REST;Client=RESTSystem;;", subject, &[colleagues[who].upn.clone()])?;
     }
     let mut s = story(
@@ -974,6 +977,8 @@ fn benign_traveller(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<
         net(6128, "Optimum (Cablevision)"),
     );
     let t_arrive = t_leave + Duration::hours(10);
+    // From the morning of departure to the last day in New York, no everyday Madrid activity.
+    sink.away(user, t_leave, t_arrive + Duration::days(4));
     for d in 0..4 {
         let t = t_arrive + Duration::days(d);
         let mut si = sink.signin(user, t, &hotel);
