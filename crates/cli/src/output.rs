@@ -4,11 +4,10 @@
 
 use std::io::{self, Write};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
+use sleuth_store::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -37,18 +36,11 @@ pub fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut im
     }
 }
 
-fn text_cells(column: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
-    let options = FormatOptions::default().with_null("");
-    let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-    let nulls = column.logical_nulls();
-    let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-    Ok((0..column.len()).map(|i| valid(i).then(|| formatter.value(i).to_string())).collect())
-}
-
 fn write_table(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for batch in batches {
-        let columns: Vec<Vec<Option<String>>> = batch.columns().iter().map(text_cells).collect::<Result<_, _>>()?;
+        let columns: Vec<Vec<Option<String>>> =
+            batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             rows.push(columns.iter().map(|c| shorten(&terminal_safe(c[i].as_deref().unwrap_or("")))).collect());
         }
@@ -85,7 +77,8 @@ fn write_csv(names: &[String], batches: &[RecordBatch], out: &mut impl Write) ->
     csv.write_record(names.iter().map(|n| neutralise_formula(n)))?;
     for batch in batches {
         let textual: Vec<bool> = batch.columns().iter().map(|c| !c.data_type().is_numeric()).collect();
-        let columns: Vec<Vec<Option<String>>> = batch.columns().iter().map(text_cells).collect::<Result<_, _>>()?;
+        let columns: Vec<Vec<Option<String>>> =
+            batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             let record = columns.iter().zip(&textual).map(|(c, text)| {
                 let v = c[i].clone().unwrap_or_default();
@@ -102,7 +95,7 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     writeln!(out, "[")?;
     let mut first = true;
     for batch in batches {
-        let columns: Vec<Vec<Value>> = batch.columns().iter().map(json_values).collect::<Result<_, _>>()?;
+        let columns: Vec<Vec<Value>> = batch.columns().iter().map(json::values).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             let object: serde_json::Map<String, Value> =
                 names.iter().cloned().zip(columns.iter().map(|c| c[i].clone())).collect();
@@ -115,51 +108,6 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     }
     writeln!(out, "\n]")?;
     Ok(())
-}
-
-/// Typed JSON values: numbers stay numbers, booleans booleans, lists arrays.
-fn json_values(column: &ArrayRef) -> anyhow::Result<Vec<Value>> {
-    let n = column.len();
-    let values = match column.data_type() {
-        DataType::Boolean => {
-            let a = column.as_boolean();
-            (0..n).map(|i| if a.is_valid(i) { Value::Bool(a.value(i)) } else { Value::Null }).collect()
-        }
-        t if t.is_integer() => {
-            let cast = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
-            let a = cast.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            (0..n).map(|i| if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null }).collect()
-        }
-        t if t.is_floating() => {
-            let cast = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
-            let a = cast.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-            (0..n)
-                .map(|i| {
-                    if a.is_valid(i) {
-                        serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number)
-                    } else {
-                        Value::Null
-                    }
-                })
-                .collect()
-        }
-        DataType::List(_) | DataType::LargeList(_) => {
-            let list = datafusion::arrow::compute::cast(
-                column,
-                &DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(
-                    "item",
-                    DataType::Utf8,
-                    true,
-                ))),
-            )?;
-            let list = list.as_list::<i32>();
-            (0..n)
-                .map(|i| if list.is_valid(i) { json_values(&list.value(i)).map(Value::Array) } else { Ok(Value::Null) })
-                .collect::<anyhow::Result<_>>()?
-        }
-        _ => text_cells(column)?.into_iter().map(|c| c.map_or(Value::Null, Value::String)).collect(),
-    };
-    Ok(values)
 }
 
 /// Escapes control characters (ANSI escape sequences, carriage returns, NULs ...) so that a

@@ -28,6 +28,7 @@
 mod columns;
 mod functions;
 mod ingest;
+pub mod json;
 mod manifest;
 mod query;
 
