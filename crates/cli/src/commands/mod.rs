@@ -1,8 +1,10 @@
 //! The subcommands, one file each.
 
 mod demo;
+mod hunt;
 mod ingest;
 mod intel;
+mod rules;
 mod sql;
 mod tables;
 
@@ -17,7 +19,8 @@ use clap::{Parser, Subcommand};
 ///
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
 /// load exports, then `sleuth tables` and `sleuth sql` to look around; `sleuth intel update`
-/// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use.
+/// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
+/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`).
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
@@ -29,6 +32,9 @@ pub struct Cli {
 enum Command {
     Demo(demo::DemoArgs),
     Ingest(ingest::IngestArgs),
+    Hunt(hunt::HuntArgs),
+    Rules(rules::RulesArgs),
+    Rule(rules::RuleArgs),
     Intel(intel::IntelArgs),
     Sql(sql::SqlArgs),
     Tables(tables::TablesArgs),
@@ -38,6 +44,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Hunt(args) => hunt::run(args),
+        Command::Rules(args) => rules::run_list(args),
+        Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Tables(args) => tables::run(args),

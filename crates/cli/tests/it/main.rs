@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod demo;
 mod dialects;
+mod hunt;
 mod intel;
 mod online;
 mod samples;

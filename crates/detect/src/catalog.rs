@@ -1,0 +1,196 @@
+//! The rules a hunt runs: the built-in ones (`rules/*.toml`, compiled in), any from a user's
+//! folder, and a configuration file that changes parameters or turns rules off without
+//! touching the rules:
+//!
+//! ```toml
+//! [rules.credential-stuffing]
+//! min_failures = 8
+//!
+//! [rules.legacy-protocol-success]
+//! enabled = false
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::rule::{Rule, RuleError, Value};
+
+/// The built-in rules, by file name.
+const BUILTIN: &[(&str, &str)] = &[
+    ("anonymous-infrastructure.toml", include_str!("../rules/anonymous-infrastructure.toml")),
+    ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),
+    ("credential-stuffing.toml", include_str!("../rules/credential-stuffing.toml")),
+    ("impossible-travel.toml", include_str!("../rules/impossible-travel.toml")),
+    ("password-spray.toml", include_str!("../rules/password-spray.toml")),
+    ("token-replay.toml", include_str!("../rules/token-replay.toml")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    disabled: bool,
+    parameters: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    rules: Vec<Rule>,
+    settings: BTreeMap<String, Settings>,
+}
+
+impl Catalog {
+    pub fn builtin() -> Catalog {
+        let rules = BUILTIN
+            .iter()
+            .map(|(name, text)| Rule::parse(text, name).unwrap_or_else(|e| panic!("built-in rule: {e}")))
+            .collect();
+        Catalog::from_rules(rules).unwrap_or_else(|e| panic!("built-in rules: {e}"))
+    }
+
+    pub fn from_rules(mut rules: Vec<Rule>) -> Result<Catalog, CatalogError> {
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(pair) = rules.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(CatalogError::Invalid { origin: pair[0].id.clone(), message: "two rules have this id".into() });
+        }
+        Ok(Catalog { rules, settings: BTreeMap::new() })
+    }
+
+    /// Adds every `*.toml` rule in `dir` (sorted by name); an id already present is an error.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), CatalogError> {
+        let io =
+            |e: std::io::Error| CatalogError::Invalid { origin: dir.display().to_string(), message: e.to_string() };
+        let mut paths: Vec<_> =
+            std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+        paths.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+        paths.sort();
+        let mut rules = std::mem::take(&mut self.rules);
+        for path in paths {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| CatalogError::Invalid { origin: origin.clone(), message: e.to_string() })?;
+            let rule = Rule::parse(&text, &origin)?;
+            if rules.iter().any(|r| r.id == rule.id) {
+                return Err(CatalogError::Invalid {
+                    origin,
+                    message: format!("a rule with id {:?} exists already", rule.id),
+                });
+            }
+            rules.push(rule);
+        }
+        *self = Catalog { settings: std::mem::take(&mut self.settings), ..Catalog::from_rules(rules)? };
+        Ok(())
+    }
+
+    /// Applies a configuration file (see the module documentation). Every named rule and
+    /// parameter must exist, with a value of the parameter's kind.
+    pub fn configure(&mut self, text: &str, origin: &str) -> Result<(), CatalogError> {
+        let invalid = |message: String| CatalogError::Invalid { origin: origin.to_string(), message };
+        let config: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if let Some(key) = config.keys().find(|k| *k != "rules") {
+            return Err(invalid(format!("unknown section [{key}]; rule settings go under [rules.ID]")));
+        }
+        let Some(rules) = config.get("rules") else { return Ok(()) };
+        let rules = rules.as_table().ok_or_else(|| invalid("[rules] must hold one table per rule".into()))?;
+        for (id, table) in rules {
+            let rule = self.rule(id).ok_or_else(|| invalid(format!("no rule {id:?}")))?;
+            let table = table.as_table().ok_or_else(|| invalid(format!("[rules.{id}] must be a table")))?;
+            let mut settings = Settings::default();
+            for (name, value) in table {
+                if name == "enabled" {
+                    settings.disabled =
+                        !value.as_bool().ok_or_else(|| invalid(format!("rules.{id}.enabled is true or false")))?;
+                    continue;
+                }
+                let value: Value = value
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| invalid(format!("rules.{id}.{name}: {e}")))?;
+                settings.parameters.insert(name.clone(), value);
+            }
+            rule.query_with(&settings.parameters).map_err(|e| invalid(e.to_string()))?;
+            self.settings.insert(id.clone(), settings);
+        }
+        Ok(())
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn is_enabled(&self, id: &str) -> bool {
+        !self.settings.get(id).is_some_and(|s| s.disabled)
+    }
+
+    /// The value a parameter will have: configured, else the default.
+    pub fn parameter(&self, id: &str, name: &str) -> Option<&Value> {
+        let configured = self.settings.get(id).and_then(|s| s.parameters.get(name));
+        configured.or_else(|| self.rule(id)?.parameters.get(name).map(|p| &p.default))
+    }
+
+    /// The enabled rules with their queries, parameters filled in, in id order.
+    pub fn enabled(&self) -> Vec<(&Rule, String)> {
+        let empty = BTreeMap::new();
+        self.rules
+            .iter()
+            .filter(|r| self.is_enabled(&r.id))
+            .map(|r| {
+                let parameters = self.settings.get(&r.id).map_or(&empty, |s| &s.parameters);
+                (r, r.query_with(parameters).expect("checked when configured"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_rule_parses_and_documents_itself() {
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.rules().len(), BUILTIN.len());
+        for rule in catalog.rules() {
+            assert!(!rule.description.trim().is_empty() && !rule.mitre.is_empty(), "{}", rule.id);
+            assert!(!rule.false_positives.is_empty() && !rule.references.is_empty(), "{}", rule.id);
+            for (name, p) in &rule.parameters {
+                assert!(!p.description.is_empty(), "{}.{name}", rule.id);
+            }
+            let file = BUILTIN.iter().find(|(_, text)| text.contains(&format!("id = \"{}\"", rule.id))).unwrap().0;
+            assert_eq!(file, format!("{}.toml", rule.id), "a rule's file is named by its id");
+        }
+    }
+
+    #[test]
+    fn configuration_changes_parameters_and_turns_rules_off() {
+        let mut catalog = Catalog::builtin();
+        let config = "[rules.credential-stuffing]\nmin_failures = 9\n\n[rules.password-spray]\nenabled = false\n";
+        catalog.configure(config, "sleuth.toml").unwrap();
+        assert_eq!(catalog.parameter("credential-stuffing", "min_failures"), Some(&Value::Integer(9)));
+        assert!(!catalog.is_enabled("password-spray"));
+        let enabled: Vec<&str> = catalog.enabled().iter().map(|(r, _)| r.id.as_str()).collect();
+        assert!(!enabled.contains(&"password-spray") && enabled.contains(&"credential-stuffing"));
+        let (_, query) = catalog.enabled().into_iter().find(|(r, _)| r.id == "credential-stuffing").unwrap();
+        assert!(query.contains(">= 9"), "{query}");
+
+        for (bad, message) in [
+            ("[rules.nope]\nx = 1\n", "no rule \"nope\""),
+            ("[rules.credential-stuffing]\nmin_failures = \"many\"\n", "takes a value like"),
+            ("[rules.credential-stuffing]\nenabled = \"no\"\n", "true or false"),
+            ("[thresholds]\nx = 1\n", "unknown section [thresholds]"),
+        ] {
+            let err = Catalog::builtin().configure(bad, "sleuth.toml").unwrap_err().to_string();
+            assert!(err.starts_with("sleuth.toml: ") && err.contains(message), "{err}");
+        }
+    }
+}

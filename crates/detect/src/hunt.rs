@@ -1,0 +1,300 @@
+//! The hunt: every enabled rule's query over the store, each row an alert, alerts grouped
+//! into incidents and ranked. The same store and rules give the same report, byte for byte,
+//! except the per-rule timings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::catalog::Catalog;
+use crate::rule::{GroupBy, Rule, Severity, explain};
+
+/// Version of the JSON report; raised whenever a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Columns of a rule's result that are not facts.
+const RESERVED: [&str; 7] = ["user", "ip", "first_seen", "last_seen", "record_ids", "score", "severity"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: String,
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub score: f64,
+    pub mitre: Vec<String>,
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_seen: DateTime<Utc>,
+    pub explanation: String,
+    pub record_ids: Vec<String>,
+    /// The rule's other result columns.
+    pub facts: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub id: String,
+    /// `user` or `ip`: what the alerts have in common.
+    pub kind: &'static str,
+    pub key: String,
+    pub severity: Severity,
+    pub score: f64,
+    #[serde(serialize_with = "rfc3339")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_seen: DateTime<Utc>,
+    pub rules: Vec<String>,
+    pub mitre: Vec<String>,
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRun {
+    pub rule: String,
+    pub alerts: usize,
+    /// Timing: the one field that differs between runs.
+    pub millis: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleFailure {
+    pub rule: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub until: Option<DateTime<Utc>>,
+    pub min_severity: Severity,
+    pub rules: Vec<RuleRun>,
+    pub failures: Vec<RuleFailure>,
+    pub incidents: Vec<Incident>,
+}
+
+impl Report {
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.incidents.iter().flat_map(|i| &i.alerts)
+    }
+}
+
+/// Which alerts a hunt reports: those whose evidence overlaps `since`..`until`, at or above
+/// `min_severity`. Incidents are built from the reported alerts only.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub min_severity: Severity,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter { since: None, until: None, min_severity: Severity::Low }
+    }
+}
+
+impl Filter {
+    fn admits(&self, alert: &Alert) -> bool {
+        alert.severity >= self.min_severity
+            && self.since.is_none_or(|s| alert.last_seen >= s)
+            && self.until.is_none_or(|u| alert.first_seen <= u)
+    }
+}
+
+/// Runs every enabled rule of `catalog` in `ctx` (a store session).
+pub async fn hunt(ctx: &SessionContext, catalog: &Catalog, filter: &Filter) -> Report {
+    let mut runs = Vec::new();
+    let mut failures = Vec::new();
+    let mut alerts = Vec::new();
+    for (rule, query) in catalog.enabled() {
+        let started = Instant::now();
+        match run_rule(ctx, rule, &query).await {
+            Ok(found) => {
+                let found: Vec<Alert> = found.into_iter().filter(|a| filter.admits(a)).collect();
+                runs.push(RuleRun {
+                    rule: rule.id.clone(),
+                    alerts: found.len(),
+                    millis: started.elapsed().as_millis() as u64,
+                });
+                alerts.extend(found);
+            }
+            Err(error) => failures.push(RuleFailure { rule: rule.id.clone(), error }),
+        }
+    }
+    Report {
+        schema_version: SCHEMA_VERSION,
+        since: filter.since,
+        until: filter.until,
+        min_severity: filter.min_severity,
+        rules: runs,
+        failures,
+        incidents: group(alerts, catalog),
+    }
+}
+
+async fn run_rule(ctx: &SessionContext, rule: &Rule, query: &str) -> Result<Vec<Alert>, String> {
+    let batches = async { ctx.sql(query).await?.collect().await }.await.map_err(|e| e.to_string())?;
+    let mut alerts = Vec::new();
+    for batch in &batches {
+        let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
+        let rows = sleuth_store::json::rows(std::slice::from_ref(batch)).map_err(|e| e.to_string())?;
+        for (i, row) in rows.into_iter().enumerate() {
+            alerts.push(alert(rule, row, first[i], last[i])?);
+        }
+    }
+    alerts.sort_by(|a, b| (a.first_seen, &a.user, &a.ip, &a.id).cmp(&(b.first_seen, &b.user, &b.ip, &b.id)));
+    Ok(alerts)
+}
+
+/// A timestamp column as UTC instants.
+fn times(batch: &RecordBatch, name: &str) -> Result<Vec<DateTime<Utc>>, String> {
+    let column = batch.column_by_name(name).ok_or_else(|| format!("the query returns no `{name}` column"))?;
+    let micros = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))
+        .and_then(|c| cast(&c, &DataType::Int64))
+        .map_err(|e| format!("`{name}` is not a timestamp: {e}"))?;
+    let micros = micros.as_primitive::<Int64Type>();
+    (0..micros.len())
+        .map(|i| {
+            let valid = micros.is_valid(i).then(|| DateTime::from_timestamp_micros(micros.value(i))).flatten();
+            valid.ok_or_else(|| format!("`{name}` is NULL in a result row"))
+        })
+        .collect()
+}
+
+fn alert(
+    rule: &Rule,
+    mut row: Map<String, Value>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+) -> Result<Alert, String> {
+    let text = |row: &Map<String, Value>, name: &str| row.get(name).and_then(Value::as_str).map(str::to_string);
+    let user = text(&row, "user").map(|u| u.to_lowercase());
+    let ip = text(&row, "ip");
+    let record_ids: Vec<String> = match row.get("record_ids") {
+        Some(Value::Array(ids)) => {
+            let ids: BTreeSet<String> = ids.iter().filter_map(Value::as_str).map(str::to_string).collect();
+            ids.into_iter().collect()
+        }
+        _ => return Err("the query returns no `record_ids` list".to_string()),
+    };
+    let severity = match text(&row, "severity") {
+        Some(name) => Severity::from_name(&name).ok_or_else(|| format!("severity {name:?} is not a severity"))?,
+        None => rule.severity,
+    };
+    let score = row.get("score").and_then(Value::as_f64).unwrap_or(severity.base_score()).clamp(0.0, 100.0);
+    for name in ["first_seen", "last_seen"] {
+        row.insert(
+            name.to_string(),
+            Value::String(if name == "first_seen" { stamp(first_seen) } else { stamp(last_seen) }),
+        );
+    }
+    let explanation = explain(&rule.explain, &row);
+    let facts: Map<String, Value> = row.into_iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())).collect();
+    let key = format!(
+        "{}|{}|{}|{}|{}",
+        rule.id,
+        user.as_deref().unwrap_or(""),
+        ip.as_deref().unwrap_or(""),
+        first_seen.timestamp_micros(),
+        last_seen.timestamp_micros()
+    );
+    Ok(Alert {
+        id: short_hash(&key),
+        rule: rule.id.clone(),
+        title: rule.title.clone(),
+        severity,
+        score: (score * 10.0).round() / 10.0,
+        mitre: rule.mitre.clone(),
+        user,
+        ip,
+        first_seen,
+        last_seen,
+        explanation,
+        record_ids,
+        facts,
+    })
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&stamp(*t))
+}
+
+fn optional_rfc3339<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&stamp(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A time as the reports write it: RFC 3339, UTC, whole seconds.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn short_hash(text: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+/// Points an incident gains for each further rule that fired on it.
+const CORROBORATION: f64 = 5.0;
+
+fn group(alerts: Vec<Alert>, catalog: &Catalog) -> Vec<Incident> {
+    let mut groups: BTreeMap<(&'static str, String), Vec<Alert>> = BTreeMap::new();
+    for alert in alerts {
+        let by_ip = catalog.rule(&alert.rule).is_some_and(|r| r.group_by == GroupBy::Ip) || alert.user.is_none();
+        let key = match (&alert.user, &alert.ip) {
+            (_, Some(ip)) if by_ip => ("ip", ip.clone()),
+            (Some(user), _) => ("user", user.clone()),
+            (None, ip) => ("ip", ip.clone().unwrap_or_default()),
+        };
+        groups.entry(key).or_default().push(alert);
+    }
+    let mut incidents: Vec<Incident> = groups
+        .into_iter()
+        .map(|((kind, key), mut alerts)| {
+            alerts.sort_by(|a, b| (a.first_seen, &a.rule, &a.id).cmp(&(b.first_seen, &b.rule, &b.id)));
+            let rules: BTreeSet<String> = alerts.iter().map(|a| a.rule.clone()).collect();
+            let best = alerts.iter().map(|a| a.score).fold(0.0, f64::max);
+            let score = (best + CORROBORATION * (rules.len() as f64 - 1.0)).min(100.0);
+            Incident {
+                id: short_hash(&format!("{kind}|{key}")),
+                kind,
+                severity: alerts.iter().map(|a| a.severity).max().unwrap_or(Severity::Informational),
+                score: (score * 10.0).round() / 10.0,
+                first_seen: alerts.iter().map(|a| a.first_seen).min().unwrap_or_default(),
+                last_seen: alerts.iter().map(|a| a.last_seen).max().unwrap_or_default(),
+                mitre: alerts.iter().flat_map(|a| a.mitre.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+                users: alerts.iter().filter_map(|a| a.user.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+                ips: alerts.iter().filter_map(|a| a.ip.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+                rules: rules.into_iter().collect(),
+                key,
+                alerts,
+            }
+        })
+        .collect();
+    incidents.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.severity.cmp(&a.severity))
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.key.cmp(&b.key))
+    });
+    incidents
+}

@@ -1,0 +1,10 @@
+//! Detections: rules as data files (`rules/*.toml`, see [`rule`]), the catalog that holds and
+//! configures them, and the hunt that runs them over a store session and ranks incidents.
+
+pub mod catalog;
+pub mod hunt;
+pub mod rule;
+
+pub use catalog::{Catalog, CatalogError};
+pub use hunt::{Alert, Filter, Incident, Report, SCHEMA_VERSION, hunt};
+pub use rule::{Rule, RuleError, Severity};

@@ -1,0 +1,329 @@
+//! A detection rule: one TOML file holding what it finds and why, its MITRE techniques, its
+//! parameters with defaults, the SQL that finds it, and how to explain a hit.
+//!
+//! The query returns one row per alert with these columns (others are kept as the alert's
+//! facts and may be named in `explain`):
+//!
+//! | column | type | |
+//! |---|---|---|
+//! | `user` | text | the account, or NULL for an attack on many accounts |
+//! | `ip` | text | the main address, or NULL |
+//! | `first_seen`, `last_seen` | timestamp | the span of the evidence |
+//! | `record_ids` | list of text | the records behind the alert |
+//! | `score` | float, optional | 0–100; defaults to the severity's score |
+//! | `severity` | text, optional | raises or lowers the rule's severity for this hit |
+//!
+//! Parameters appear in the query as `{{name}}` and are replaced by SQL literals.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] =
+        [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The score of an alert that states none.
+    pub fn base_score(self) -> f64 {
+        match self {
+            Severity::Informational => 10.0,
+            Severity::Low => 25.0,
+            Severity::Medium => 50.0,
+            Severity::High => 75.0,
+            Severity::Critical => 90.0,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a rule's alerts join others in an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// Per targeted account.
+    #[default]
+    User,
+    /// Per attacking address (a spray over many accounts).
+    Ip,
+}
+
+/// A parameter value: a number, text or a flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Value {
+    /// The value as a SQL literal: numbers as they are, text quoted (quotes doubled), lists
+    /// as a parenthesised list of quoted texts for `IN`.
+    pub fn to_sql(&self) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        match self {
+            Value::Bool(b) => b.to_string(),
+            Value::Integer(i) => i.to_string(),
+            Value::Float(f) => format!("{f:?}"),
+            Value::Text(s) => quote(s),
+            Value::List(items) if items.is_empty() => "(NULL)".to_string(),
+            Value::List(items) => format!("({})", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    fn same_kind(&self, other: &Value) -> bool {
+        matches!(
+            (self, other),
+            (Value::Bool(_), Value::Bool(_))
+                | (Value::Integer(_), Value::Integer(_))
+                | (Value::Float(_) | Value::Integer(_), Value::Float(_) | Value::Integer(_))
+                | (Value::Text(_), Value::Text(_))
+                | (Value::List(_), Value::List(_))
+        )
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Text(s) => f.write_str(s),
+            Value::List(items) => f.write_str(&items.join(", ")),
+            other => f.write_str(&other.to_sql()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub default: Value,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids.
+    pub mitre: Vec<String>,
+    #[serde(default)]
+    pub group_by: GroupBy,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Parameter>,
+    /// The SQL; see the module documentation for the columns it returns.
+    pub query: String,
+    /// One line for the analyst, naming result columns in braces: `{failures} failures ...`.
+    pub explain: String,
+    #[serde(default)]
+    pub false_positives: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl Rule {
+    /// Parses and checks a rule file; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Rule, RuleError> {
+        let invalid = |message: String| RuleError::Invalid { origin: origin.to_string(), message };
+        let rule: Rule = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let id_ok =
+            !rule.id.is_empty() && rule.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(invalid(format!("id {:?}: use lower-case letters, digits and dashes", rule.id)));
+        }
+        for name in placeholders(&rule.query) {
+            if !rule.parameters.contains_key(&name) {
+                return Err(invalid(format!("the query uses {{{{{name}}}}}, which is not a parameter")));
+            }
+        }
+        if let Some(bad) = rule.mitre.iter().find(|t| !is_technique(t)) {
+            return Err(invalid(format!("{bad:?} is not a MITRE ATT&CK technique id (T1234 or T1234.001)")));
+        }
+        Ok(rule)
+    }
+
+    /// The query with every `{{name}}` replaced by the parameter's value: `overrides` first,
+    /// then the default. An override of the wrong kind (text for a number ...) is an error.
+    pub fn query_with(&self, overrides: &BTreeMap<String, Value>) -> Result<String, RuleError> {
+        for (name, value) in overrides {
+            let Some(parameter) = self.parameters.get(name) else {
+                let known = self.parameters.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(RuleError::Invalid {
+                    origin: self.id.clone(),
+                    message: format!("no parameter {name:?} (parameters: {known})"),
+                });
+            };
+            if !parameter.default.same_kind(value) {
+                return Err(RuleError::Invalid {
+                    origin: self.id.clone(),
+                    message: format!("parameter {name} takes a value like {}, not {value}", parameter.default),
+                });
+            }
+        }
+        let mut query = self.query.clone();
+        for (name, parameter) in &self.parameters {
+            let value = overrides.get(name).unwrap_or(&parameter.default);
+            query = query.replace(&format!("{{{{{name}}}}}"), &value.to_sql());
+        }
+        Ok(query)
+    }
+}
+
+fn placeholders(query: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = query;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        names.push(after[..end].trim().to_string());
+        rest = &after[end + 2..];
+    }
+    names
+}
+
+fn is_technique(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix('T') else { return false };
+    let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
+    main.len() == 4
+        && main.bytes().all(|b| b.is_ascii_digit())
+        && (sub.is_empty() || (sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// Fills `{column}` in an explanation from an alert's facts; unknown names stay as written.
+pub fn explain(template: &str, facts: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) if facts.contains_key(&after[..end]) => {
+                out.push_str(&fact_text(&facts[&after[..end]]));
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn fact_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items.iter().map(fact_text).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Null => "unknown".to_string(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str = r#"
+id = "many-failures"
+title = "Many failures"
+description = "Failures above a threshold."
+severity = "medium"
+mitre = ["T1110", "T1110.003"]
+explain = "{failures} failures for {user}"
+query = """
+SELECT user_principal_name AS user, count(*) AS failures FROM signins
+WHERE result_type <> 0 AND app_display_name NOT IN {{ignored_apps}} GROUP BY 1 HAVING count(*) >= {{min_failures}}
+"""
+
+[parameters]
+min_failures = { default = 5, description = "failures that make an alert" }
+ignored_apps = { default = ["Bob's app"], description = "apps whose failures do not count" }
+"#;
+
+    #[test]
+    fn parameters_become_literals_and_overrides_are_checked() {
+        let rule = Rule::parse(RULE, "test.toml").unwrap();
+        assert_eq!(rule.severity, Severity::Medium);
+        let query = rule.query_with(&BTreeMap::new()).unwrap();
+        assert!(query.contains("NOT IN ('Bob''s app')") && query.contains(">= 5"), "{query}");
+        let more = BTreeMap::from([("min_failures".to_string(), Value::Integer(8))]);
+        assert!(rule.query_with(&more).unwrap().contains(">= 8"));
+        let wrong = BTreeMap::from([("min_failures".to_string(), Value::Text("x".into()))]);
+        assert!(rule.query_with(&wrong).unwrap_err().to_string().contains("takes a value like 5"));
+        let unknown = BTreeMap::from([("nope".to_string(), Value::Integer(1))]);
+        assert!(rule.query_with(&unknown).unwrap_err().to_string().contains("no parameter \"nope\""));
+    }
+
+    #[test]
+    fn bad_rules_say_what_is_wrong() {
+        let cases = [
+            (RULE.replace("many-failures", "Many Failures"), "use lower-case"),
+            (RULE.replace("T1110.003", "1110"), "not a MITRE"),
+            (RULE.replace("{{min_failures}}", "{{max}}"), "{{max}}, which is not a parameter"),
+            (RULE.replace("severity = \"medium\"", "severity = \"urgent\""), "unknown variant"),
+            (RULE.replace("title", "titel"), "unknown field"),
+        ];
+        for (text, message) in cases {
+            let err = Rule::parse(&text, "bad.toml").unwrap_err().to_string();
+            assert!(err.starts_with("bad.toml: ") && err.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn explanations_name_the_facts() {
+        let facts = serde_json::json!({"failures": 7, "user": "a@b.c", "ips": ["1.2.3.4", "5.6.7.8"], "km": 4981.7})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            explain("{failures} failures for {user} from {ips}", &facts),
+            "7 failures for a@b.c from 1.2.3.4, 5.6.7.8"
+        );
+        assert_eq!(explain("{km} km, {missing} and {", &facts), "4982 km, {missing} and {");
+    }
+}
