@@ -20,8 +20,13 @@ const BUILTIN: &[(&str, &str)] = &[
     ("anonymous-infrastructure.toml", include_str!("../rules/anonymous-infrastructure.toml")),
     ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),
     ("credential-stuffing.toml", include_str!("../rules/credential-stuffing.toml")),
+    ("illicit-consent.toml", include_str!("../rules/illicit-consent.toml")),
     ("impossible-travel.toml", include_str!("../rules/impossible-travel.toml")),
+    ("legacy-protocol-success.toml", include_str!("../rules/legacy-protocol-success.toml")),
+    ("mailbox-rules.toml", include_str!("../rules/mailbox-rules.toml")),
+    ("mfa-fatigue.toml", include_str!("../rules/mfa-fatigue.toml")),
     ("password-spray.toml", include_str!("../rules/password-spray.toml")),
+    ("rogue-authenticator.toml", include_str!("../rules/rogue-authenticator.toml")),
     ("token-replay.toml", include_str!("../rules/token-replay.toml")),
 ];
 
