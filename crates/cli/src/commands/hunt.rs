@@ -33,8 +33,9 @@ pub struct HuntArgs {
     until: Option<String>,
     #[command(flatten)]
     source: RuleSource,
-    /// Leave out alerts below this severity.
-    #[arg(long, value_enum, default_value_t = Level::Low)]
+    /// Leave out alerts below this severity (low shows the benign-looking ones too; the
+    /// investigation of an incident looks at everything).
+    #[arg(long, value_enum, default_value_t = Level::Medium)]
     min_severity: Level,
     /// Exit with status 1 when an incident at or above this severity is found.
     #[arg(long, value_enum)]
