@@ -1,7 +1,7 @@
 //! Offline intelligence: `sleuth intel` on real addresses with the installed databases, the
 //! curated lists against the ASN database, and the SQL functions on the demo tenant.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -248,4 +248,77 @@ fn ip_functions_classify_the_demo_tenant_from_the_databases() {
         rows[0]["e"].as_str().unwrap().starts_with("tor_exit: in Tor's published tor ranges [PyPI iporigin"),
         "{rows:?}"
     );
+}
+
+/// An iporigin wheel holding one Tor range, in the package's real layout and range format.
+fn write_origin_wheel(dir: &std::path::Path) {
+    let mut ranges = b"IPORIGIN".to_vec();
+    ranges.extend(1u16.to_le_bytes());
+    ranges.extend(1_759_664_061u64.to_le_bytes()); // 2025-10-05
+    ranges.extend(1u16.to_le_bytes());
+    ranges.extend(1u32.to_le_bytes());
+    ranges.extend(0u32.to_le_bytes());
+    ranges.extend(7u16.to_le_bytes());
+    ranges.extend(b"Tor\ttor");
+    ranges.extend(u32::from_be_bytes([185, 220, 101, 0]).to_le_bytes());
+    ranges.extend(u32::from_be_bytes([185, 220, 101, 255]).to_le_bytes());
+    ranges.extend(0u16.to_le_bytes());
+    let file = std::fs::File::create(dir.join("iporigin-9.9.9-py3-none-any.whl")).unwrap();
+    let mut wheel = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        ("iporigin/data/ranges.bin", ranges.as_slice()),
+        ("iporigin-9.9.9.dist-info/licenses/NOTICE", b"test notice".as_slice()),
+    ] {
+        wheel.start_file(name, options).unwrap();
+        std::io::Write::write_all(&mut wheel, bytes).unwrap();
+    }
+    wheel.finish().unwrap();
+}
+
+#[test]
+fn a_users_own_maxmind_files_replace_the_packaged_databases() {
+    let root = temp();
+    let packages = root.path().join("packages");
+    std::fs::create_dir_all(&packages).unwrap();
+    write_origin_wheel(&packages);
+    let dir = root.path().join("intel");
+    let (city, asn) = (fixture("maxmind/GeoLite2-City-Test.mmdb"), fixture("maxmind/GeoLite2-ASN-Test.mmdb"));
+    let (code, _, err) = run(&[
+        "intel",
+        "update",
+        "--packages",
+        path(&packages),
+        "--city-mmdb",
+        path(&city),
+        "--asn-mmdb",
+        path(&asn),
+        "--intel-dir",
+        path(&dir),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("licences/iporigin-NOTICE").exists());
+
+    let (code, out, err) = run(&["intel", "--version", "--intel-dir", path(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("GeoLite2-City-Test.mmdb") && out.contains("GeoLite2 End User License Agreement"), "{out}");
+    assert!(out.contains("origins  data of 2025-10-05") && out.contains("PyPI iporigin==9.9.9"), "{out}");
+
+    let ips = ["81.2.69.142", "2.125.160.216", "67.43.156.1", "1.128.0.1", "2001:218::1", "185.220.101.5"];
+    let mut args = vec!["intel", "--format", "json", "--intel-dir", path(&dir)];
+    args.extend(ips);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let a = all["ips"].as_array().unwrap();
+    let place = |i: usize| (a[i]["country"].clone(), a[i]["city"].clone(), a[i]["accuracy_km"].as_f64());
+    // MaxMind's own accuracy radius is used where the file states one.
+    assert_eq!(place(0), (json!("GB"), json!("London"), Some(10.0)));
+    assert_eq!(a[0]["region"], "England");
+    assert_eq!(place(1), (json!("GB"), json!("Boxford"), Some(100.0)));
+    assert_eq!(place(2), (json!("BT"), Value::Null, Some(534.0)));
+    assert_eq!((a[3]["asn"].as_u64(), a[3]["org"].as_str()), (Some(1221), Some("Telstra Pty Ltd")));
+    assert_eq!(a[3]["class"], "isp");
+    assert_eq!(a[4]["country"], "JP");
+    assert_eq!(a[5]["class"], "tor_exit");
 }
