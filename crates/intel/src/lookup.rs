@@ -238,6 +238,22 @@ impl Intel {
         self.assess(ip, log_asn).class()
     }
 
+    /// The provider behind the class, as [`IpInfo::provider`], without locating the address.
+    pub fn provider_with_asn(&self, ip: IpAddr, log_asn: Option<u32>) -> Option<String> {
+        let assessment = self.assess(ip, log_asn);
+        assessment.provider(assessment.class())
+    }
+
+    /// Whether a bulletproof-hosting list names the address's network, as [`IpInfo::bulletproof`].
+    pub fn bulletproof_with_asn(&self, ip: IpAddr, log_asn: Option<u32>) -> bool {
+        self.assess(ip, log_asn).hits[ListKind::Bulletproof as usize].is_some()
+    }
+
+    /// The evidence for the class, as [`IpInfo::evidence`], without locating the address.
+    pub fn evidence_with_asn(&self, ip: IpAddr, log_asn: Option<u32>) -> Vec<Evidence> {
+        self.evidence(&self.assess(ip, log_asn))
+    }
+
     /// The findings for an address. A log's ASN and the database's are both looked up on
     /// the lists (they can differ; either naming a hosting provider is evidence), and the
     /// log's is the one reported.

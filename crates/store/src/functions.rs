@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, create_udf,
 };
 use datafusion::prelude::SessionContext;
-use sleuth_intel::{Intel, LogFacts, Position, SharedIntel, classify_user_agent, distance_km, special_range};
+use sleuth_intel::{Intel, Position, SharedIntel, classify_user_agent, distance_km, special_range};
 
 /// Registers the functions in `ctx`, the `ip_*` ones answering from `intel`.
 pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
@@ -219,30 +219,21 @@ impl IpFunction {
                 let asn = next_asn();
                 parse_ip(v).map(|ip| intel.class_with_asn(ip, asn).name())
             })?),
-            IpField::Provider | IpField::Bulletproof | IpField::Evidence => {
-                let infos = each_str(ips, |v| {
-                    let asn = next_asn();
-                    parse_ip(v).map(|ip| intel.lookup_with_log(ip, &LogFacts { asn, ..LogFacts::default() }))
-                })?;
-                match self.field {
-                    IpField::Provider => text(infos.into_iter().map(|i| i.and_then(|i| i.provider)).collect()),
-                    IpField::Bulletproof => {
-                        Arc::new(infos.iter().map(|i| i.as_ref().map(|i| i.bulletproof)).collect::<BooleanArray>())
-                    }
-                    _ => text(
-                        infos
-                            .into_iter()
-                            .map(|i| {
-                                let reasons = i?
-                                    .evidence
-                                    .into_iter()
-                                    .map(|e| format!("{}: {} [{}]", e.class, e.detail, e.source));
-                                Some(reasons.collect::<Vec<_>>().join("; "))
-                            })
-                            .collect(),
-                    ),
-                }
-            }
+            IpField::Provider => text(each_str(ips, |v| {
+                let asn = next_asn();
+                parse_ip(v).and_then(|ip| intel.provider_with_asn(ip, asn))
+            })?),
+            IpField::Bulletproof => Arc::new(BooleanArray::from(each_str(ips, |v| {
+                let asn = next_asn();
+                parse_ip(v).map(|ip| intel.bulletproof_with_asn(ip, asn))
+            })?)),
+            IpField::Evidence => text(each_str(ips, |v| {
+                let asn = next_asn();
+                let evidence = intel.evidence_with_asn(parse_ip(v)?, asn);
+                let reasons: Vec<String> =
+                    evidence.iter().map(|e| format!("{}: {} [{}]", e.class, e.detail, e.source)).collect();
+                Some(reasons.join("; "))
+            })?),
         })
     }
 }
