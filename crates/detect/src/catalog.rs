@@ -75,7 +75,8 @@ impl Catalog {
             std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
         paths.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         paths.sort();
-        let mut rules = std::mem::take(&mut self.rules);
+        // Into a copy: a bad file leaves the catalog as it was.
+        let mut rules = self.rules.clone();
         for path in paths {
             let origin = path.display().to_string();
             let text = std::fs::read_to_string(&path)
@@ -89,7 +90,7 @@ impl Catalog {
             }
             rules.push(rule);
         }
-        *self = Catalog { settings: std::mem::take(&mut self.settings), ..Catalog::from_rules(rules)? };
+        self.rules = Catalog::from_rules(rules)?.rules;
         Ok(())
     }
 
@@ -197,5 +198,17 @@ mod tests {
             let err = Catalog::builtin().configure(bad, "sleuth.toml").unwrap_err().to_string();
             assert!(err.starts_with("sleuth.toml: ") && err.contains(message), "{err}");
         }
+    }
+
+    #[test]
+    fn a_bad_rule_folder_leaves_the_catalog_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("sleuth-bad-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("broken.toml"), "id = \"x\"\n").unwrap();
+        let mut catalog = Catalog::builtin();
+        let err = catalog.add_dir(&dir).unwrap_err().to_string();
+        assert!(err.contains("broken.toml"), "{err}");
+        assert_eq!(catalog.rules().len(), BUILTIN.len());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -199,12 +199,8 @@ fn alert(
         None => rule.severity,
     };
     let score = row.get("score").and_then(Value::as_f64).unwrap_or(severity.base_score()).clamp(0.0, 100.0);
-    for name in ["first_seen", "last_seen"] {
-        row.insert(
-            name.to_string(),
-            Value::String(if name == "first_seen" { stamp(first_seen) } else { stamp(last_seen) }),
-        );
-    }
+    row.insert("first_seen".to_string(), Value::String(stamp(first_seen)));
+    row.insert("last_seen".to_string(), Value::String(stamp(last_seen)));
     let explanation = explain(&rule.explain, &row);
     let facts: Map<String, Value> = row.into_iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())).collect();
     let key = format!(
