@@ -393,6 +393,7 @@ fn sspr_takeover_blocked(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Re
         "vpn_admin_portal",
         "sspr_unlock_from_new_ip",
         "sspr_reset_policy_failures",
+        "identity_protection_risk",
         "password_not_known",
     ];
     s.narrative = "Risky sign-ins from BD (VPN), MY, ES, PH and MX to Azure Portal, My Signins and the CX portal are all blocked by Conditional Access (53003/53004); the attacker unlocks the account twice via SSPR with SMS verification from a Honduran IP that is not the user's, fails three sign-ins, and four password resets are refused by password policy.";
@@ -529,6 +530,7 @@ fn token_theft_bec(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result<S
         "rogue_authenticator",
         "inbox_rule_finance_keywords",
         "mail_sent_from_attacker_ip",
+        "takeover_chain",
     ];
     s.narrative = "An AiTM sign-in from 89.187.164.82 is followed by node-fetch sign-ins whose MFA is satisfied by a token claim, from Datacamp and M247 addresses; a second Authenticator (Infinix HOT 40) is registered, an inbox rule moves invoice and payment mail to RSS Subscriptions, and invoice mail goes to three colleagues from the attacker's IPs.";
     Ok(s)
@@ -654,7 +656,15 @@ fn impossible_travel(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::Result
     );
     s.ips = vec![home.ip.clone(), lagos.ip.clone()];
     span(&mut s, t_home, t_fwd);
-    s.signals = vec!["impossible_travel", "new_country", "unknown_device", "mailbox_forwarding_external"];
+    s.signals = vec![
+        "impossible_travel",
+        "countries_within_hour",
+        "new_country",
+        "unknown_device",
+        "identity_protection_risk",
+        "mailbox_forwarding_external",
+        "takeover_chain",
+    ];
     s.narrative = "A success from the user's London home is followed 28 minutes later by a success from Lagos on an unknown Linux device with a replayed token, and the mailbox starts forwarding to an external address.";
     Ok(s)
 }
@@ -733,7 +743,14 @@ fn tor_mfa_fatigue_consent(cast: &mut Cast, w: &Window, sink: &mut Sink) -> io::
     );
     s.ips = vec![tor.ip.clone(), bph.ip.clone()];
     span(&mut s, t0, t_bph + Duration::minutes(2));
-    s.signals = vec!["tor_signin", "mfa_fatigue", "bulletproof_hosting_signin", "illicit_consent"];
+    s.signals = vec![
+        "tor_signin",
+        "mfa_fatigue",
+        "bulletproof_hosting_signin",
+        "identity_protection_risk",
+        "illicit_consent",
+        "takeover_chain",
+    ];
     s.narrative = "Six pushes denied from a Tor exit with the correct password, the seventh approved; twelve minutes later Graph access from FranTech (AS53667) and consent to 'Mail Sync Pro' with Mail.Read, Mail.Send and offline_access.";
     Ok(s)
 }
@@ -842,7 +859,8 @@ fn password_spray(cast: &mut Cast, w: &Window, r: &mut Rng, sink: &mut Sink) -> 
     s.related_users = targets.iter().map(|u| u.upn.clone()).collect();
     s.ips = ips.iter().map(|i| i.to_string()).collect();
     span(&mut s, t0, t_ok + Duration::hours(3));
-    s.signals = vec!["password_spray", "smart_lockout_surge", "username_enumeration", "new_country"];
+    s.signals =
+        vec!["password_spray", "smart_lockout_surge", "username_enumeration", "new_country", "identity_protection_risk"];
     s.narrative = "Three Stark Industries addresses try one password on 80 users, lock out 20 on a second pass and probe 25 usernames that do not exist; an account excluded from MFA signs in from the Netherlands, a country new to it.";
     Ok(s)
 }

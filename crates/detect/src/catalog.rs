@@ -18,16 +18,26 @@ use crate::rule::{Rule, RuleError, Value};
 /// The built-in rules, by file name.
 const BUILTIN: &[(&str, &str)] = &[
     ("anonymous-infrastructure.toml", include_str!("../rules/anonymous-infrastructure.toml")),
+    ("automation-user-agent.toml", include_str!("../rules/automation-user-agent.toml")),
     ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),
+    ("country-hopping.toml", include_str!("../rules/country-hopping.toml")),
     ("credential-stuffing.toml", include_str!("../rules/credential-stuffing.toml")),
+    ("identity-protection-risk.toml", include_str!("../rules/identity-protection-risk.toml")),
     ("illicit-consent.toml", include_str!("../rules/illicit-consent.toml")),
     ("impossible-travel.toml", include_str!("../rules/impossible-travel.toml")),
     ("legacy-protocol-success.toml", include_str!("../rules/legacy-protocol-success.toml")),
+    ("mail-from-flagged-address.toml", include_str!("../rules/mail-from-flagged-address.toml")),
     ("mailbox-rules.toml", include_str!("../rules/mailbox-rules.toml")),
     ("mfa-fatigue.toml", include_str!("../rules/mfa-fatigue.toml")),
+    ("new-country.toml", include_str!("../rules/new-country.toml")),
     ("password-spray.toml", include_str!("../rules/password-spray.toml")),
+    ("risky-countries.toml", include_str!("../rules/risky-countries.toml")),
     ("rogue-authenticator.toml", include_str!("../rules/rogue-authenticator.toml")),
+    ("smart-lockout-surge.toml", include_str!("../rules/smart-lockout-surge.toml")),
+    ("sspr-abuse.toml", include_str!("../rules/sspr-abuse.toml")),
+    ("takeover-chain.toml", include_str!("../rules/takeover-chain.toml")),
     ("token-replay.toml", include_str!("../rules/token-replay.toml")),
+    ("username-enumeration.toml", include_str!("../rules/username-enumeration.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

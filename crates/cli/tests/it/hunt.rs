@@ -37,18 +37,35 @@ fn text(v: &Value) -> &str {
 const RULE_FOR_SIGNAL: &[(&str, &str)] = &[
     ("credential_stuffing", "credential-stuffing"),
     ("password_spray", "password-spray"),
+    ("smart_lockout_surge", "smart-lockout-surge"),
+    ("username_enumeration", "username-enumeration"),
     ("impossible_travel", "impossible-travel"),
+    ("countries_within_hour", "country-hopping"),
+    ("risky_signins_five_countries", "risky-countries"),
+    ("new_country", "new-country"),
+    ("identity_protection_risk", "identity-protection-risk"),
     ("tor_signin", "anonymous-infrastructure"),
     ("bulletproof_hosting_signin", "anonymous-infrastructure"),
+    ("hosting_signin", "anonymous-infrastructure"),
+    ("vpn_admin_portal", "anonymous-infrastructure"),
     ("token_replay_from_hosting", "token-replay"),
+    ("automation_user_agent", "automation-user-agent"),
     ("ca_block_burst", "ca-block-burst"),
+    ("sspr_unlock_from_new_ip", "sspr-abuse"),
+    ("sspr_reset_policy_failures", "sspr-abuse"),
+    ("takeover_chain", "takeover-chain"),
     ("mfa_fatigue", "mfa-fatigue"),
     ("legacy_protocol_success", "legacy-protocol-success"),
     ("rogue_authenticator", "rogue-authenticator"),
     ("inbox_rule_finance_keywords", "mailbox-rules"),
     ("mailbox_forwarding_external", "mailbox-rules"),
+    ("mail_sent_from_attacker_ip", "mail-from-flagged-address"),
     ("illicit_consent", "illicit-consent"),
 ];
+
+/// Signals that describe a story but are no detection of their own: facts inside other
+/// alerts (an unknown device), or conclusions only an investigation draws.
+const NOT_A_DETECTION: &[&str] = &["unknown_device", "password_not_known"];
 
 fn stories(kind: &str) -> Vec<&'static Value> {
     demo().manifest["stories"].as_array().unwrap().iter().filter(|s| s["kind"] == kind).collect()
@@ -62,7 +79,10 @@ fn every_covered_attack_signal_is_found_on_the_right_user_time_and_addresses() {
         let ips: Vec<&str> = story["ips"].as_array().unwrap().iter().map(text).collect();
         let (start, end) = (text(&story["start"]), text(&story["end"]));
         for signal in story["signals"].as_array().unwrap().iter().map(text) {
-            let Some((_, rule)) = RULE_FOR_SIGNAL.iter().find(|(s, _)| *s == signal) else { continue };
+            let Some((_, rule)) = RULE_FOR_SIGNAL.iter().find(|(s, _)| *s == signal) else {
+                assert!(NOT_A_DETECTION.contains(&signal), "story {}: no rule answers signal {signal}", story["id"]);
+                continue;
+            };
             let found = alerts().any(|a| {
                 let on_user = a["user"] == user
                     || (a["user"].is_null() && a["facts"]["compromised_accounts"].to_string().contains(user));
@@ -78,7 +98,7 @@ fn every_covered_attack_signal_is_found_on_the_right_user_time_and_addresses() {
             checked += 1;
         }
     }
-    assert!(checked >= 13, "{checked} signals checked");
+    assert!(checked >= 30, "{checked} signals checked");
 }
 
 #[test]
