@@ -859,8 +859,13 @@ fn password_spray(cast: &mut Cast, w: &Window, r: &mut Rng, sink: &mut Sink) -> 
     s.related_users = targets.iter().map(|u| u.upn.clone()).collect();
     s.ips = ips.iter().map(|i| i.to_string()).collect();
     span(&mut s, t0, t_ok + Duration::hours(3));
-    s.signals =
-        vec!["password_spray", "smart_lockout_surge", "username_enumeration", "new_country", "identity_protection_risk"];
+    s.signals = vec![
+        "password_spray",
+        "smart_lockout_surge",
+        "username_enumeration",
+        "new_country",
+        "identity_protection_risk",
+    ];
     s.narrative = "Three Stark Industries addresses try one password on 80 users, lock out 20 on a second pass and probe 25 usernames that do not exist; an account excluded from MFA signs in from the Netherlands, a country new to it.";
     Ok(s)
 }
