@@ -13,16 +13,10 @@ Results are printed and written to bench/out/ingest.json.
 """
 import argparse
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-SLEUTH = ROOT / "target" / "release" / "sleuth"
+from common import OUT, SLEUTH, build, duckdb_python, measured
 
 DUCKDB_SCRIPT = """
 import duckdb, sys
@@ -36,27 +30,13 @@ print(con.execute(f"SELECT count(*) FROM '{sys.argv[2]}'").fetchone()[0])
 """
 
 
-def measured(cmd):
-    """Runs cmd; returns (seconds, peak RSS in MiB, stdout)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.monotonic() - start
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.exit(f"{cmd[0]} failed ({code}):\n{out}\n{err}")
-    return seconds, usage.ru_maxrss / 1024, out
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=3700)
     ap.add_argument("--days", type=int, default=30)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "sleuth-cli"], cwd=ROOT, check=True)
+    build()
 
     tenant = OUT / f"tenant-{args.users}x{args.days}"
     if not (tenant / "manifest.json").exists():
@@ -70,13 +50,9 @@ def main():
     shutil.rmtree(store, ignore_errors=True)
     s_sec, s_rss, s_out = measured([SLEUTH, "ingest", signins, "--store", store, "--quiet"])
 
-    venv = OUT / "venv"
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([venv / "bin" / "pip", "install", "-q", "duckdb"], check=True)
+    python, version = duckdb_python()
     duck_out = OUT / "duckdb-signins.parquet"
-    d_sec, d_rss, d_out = measured([venv / "bin" / "python", "-c", DUCKDB_SCRIPT, signins, duck_out])
-    version = subprocess.run([venv / "bin" / "python", "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True).stdout.strip()
+    d_sec, d_rss, d_out = measured([python, "-c", DUCKDB_SCRIPT, signins, duck_out])
 
     results = {
         "records": records,

@@ -67,6 +67,7 @@ fn proxy_node(user: &User) -> (Place, &'static str) {
 pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sink: &mut Sink) -> io::Result<()> {
     for user in &tenant.users {
         let mut r = rng.fork(50_000 + user.index as u64);
+        let mut directory = rng.fork(90_000 + user.index as u64);
         for d in 0..days {
             let day = start + Duration::days(d);
             if sink.is_away(user, day) {
@@ -80,6 +81,7 @@ pub fn generate(tenant: &Tenant, rng: &Rng, start: DateTime<Utc>, days: i64, sin
                 }
             } else {
                 work_day(tenant, user, day, &mut r, sink)?;
+                directory_day(user, day, &mut directory, sink)?;
             }
         }
     }
@@ -198,6 +200,55 @@ fn work_day(tenant: &Tenant, user: &User, day: DateTime<Utc>, r: &mut Rng, sink:
     // Now and then someone changes their password because it is about to expire.
     if user.index % 29 == 11 && r.chance(0.06) {
         password_change(user, begin + minutes_later(r, 30, 300), &conn, sink)?;
+    }
+    Ok(())
+}
+
+/// What the directory itself records about a user on a working day: the laptop checking in
+/// with device registration, and now and then a directory-sync update of the profile. Most of
+/// a real tenant's audit log is this kind of noise.
+fn directory_day(user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) -> io::Result<()> {
+    let begin = local(user, day, user.start_hour, 0);
+    if r.chance(0.95) {
+        let laptop = &user.laptop;
+        sink.emit_audit(Audit {
+            id: String::new(),
+            time: begin + minutes_later(r, 0, 120),
+            category: "Device",
+            activity: "Update device",
+            service: "Core Directory",
+            operation_type: "Update",
+            success: true,
+            reason: String::new(),
+            correlation_id: String::new(),
+            initiator: Initiator::App { id: "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", name: "Device Registration Service" },
+            targets: vec![Target {
+                id: laptop.id.clone(),
+                display_name: laptop.name.clone(),
+                kind: "Device",
+                upn: None,
+                properties: vec![("ApproximateLastSignInDateTime", String::new(), format!("\"{}\"", iso(begin)))],
+            }],
+            details: Vec::new(),
+        })?;
+    }
+    if r.chance(0.4) {
+        let mut target = Target::user(user);
+        target.properties = vec![("LastDirSyncTime", String::new(), format!("\"{}\"", iso(begin)))];
+        sink.emit_audit(Audit {
+            id: String::new(),
+            time: begin + minutes_later(r, 60, 9 * 60),
+            category: "UserManagement",
+            activity: "Update user",
+            service: "Core Directory",
+            operation_type: "Update",
+            success: true,
+            reason: String::new(),
+            correlation_id: String::new(),
+            initiator: Initiator::App { id: "1a4721b3-e57f-4451-ae87-ef078703ec94", name: "Microsoft Entra Connect Sync" },
+            targets: vec![target],
+            details: Vec::new(),
+        })?;
     }
     Ok(())
 }

@@ -255,6 +255,8 @@ impl SignIn {
 #[derive(Debug, Clone)]
 pub enum Initiator {
     User { id: String, upn: String, ip: Option<String> },
+    /// A service principal acting for the directory (device registration, directory sync).
+    App { id: &'static str, name: &'static str },
 }
 
 /// A target of an audited activity, with its modified properties (name, old, new).
@@ -301,6 +303,10 @@ impl Audit {
             Initiator::User { id, upn, ip } => json!({
                 "app": null,
                 "user": { "id": id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip },
+            }),
+            Initiator::App { id, name } => json!({
+                "app": { "appId": id, "displayName": name, "servicePrincipalId": null, "servicePrincipalName": null },
+                "user": null,
             }),
         };
         json!({

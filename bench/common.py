@@ -1,0 +1,40 @@
+"""What the benchmark scripts share: paths, the release build, timed child processes, and
+DuckDB (from PyPI, in bench/out/venv) as the reference."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+SLEUTH = ROOT / "target" / "release" / "sleuth"
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "sleuth-cli"], cwd=ROOT, check=True)
+
+
+def measured(cmd, ok=(0, 1)):
+    """Runs cmd; returns (seconds, peak RSS in MiB, stdout). Peak memory comes from wait4."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        sys.exit(f"{cmd[0]} failed ({code}):\n{out}\n{err}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def duckdb_python():
+    """The venv's python with DuckDB installed (created on first use); returns (python, version)."""
+    venv = OUT / "venv"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([venv / "bin" / "pip", "install", "-q", "duckdb"], check=True)
+    python = venv / "bin" / "python"
+    version = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True).stdout.strip()
+    return python, version
