@@ -8,6 +8,7 @@ mod dialects;
 mod hunt;
 mod intel;
 mod online;
+mod rules;
 mod samples;
 mod store;
 mod support;

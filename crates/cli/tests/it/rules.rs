@@ -1,0 +1,122 @@
+//! Every rule on its true-positive story and on its benign look-alike, each cut from the demo
+//! tenant into a folder of real-format exports (tests/fixtures/stories, made by cut.py): the
+//! attack raises the rule at medium or above for the story's user, the look-alike raises
+//! nothing above low, and both outputs are pinned as snapshots (tests/snapshots/rules).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// (rule, the attack story it must find, the benign look-alike it must spare).
+const CASES: &[(&str, &str, &str)] = &[
+    ("anonymous-infrastructure", "tor-mfa-fatigue-consent", "benign-service-account"),
+    ("automation-user-agent", "token-theft-bec", "benign-service-account"),
+    ("ca-block-burst", "sspr-takeover-blocked", "benign-mfa-denial"),
+    ("country-hopping", "impossible-travel", "benign-corporate-proxy"),
+    ("credential-stuffing", "credential-stuffing", "benign-typos"),
+    ("identity-protection-risk", "password-spray", "benign-traveller"),
+    ("illicit-consent", "tor-mfa-fatigue-consent", "benign-new-authenticator"),
+    ("impossible-travel", "impossible-travel", "benign-traveller"),
+    ("legacy-protocol-success", "credential-stuffing", "benign-service-account"),
+    ("mail-from-flagged-address", "token-theft-bec", "benign-inbox-rule"),
+    ("mailbox-rules", "token-theft-bec", "benign-inbox-rule"),
+    ("mfa-fatigue", "tor-mfa-fatigue-consent", "benign-mfa-denial"),
+    ("new-country", "password-spray", "benign-traveller"),
+    ("password-spray", "password-spray", "benign-corporate-proxy"),
+    ("risky-countries", "sspr-takeover-blocked", "benign-traveller"),
+    ("rogue-authenticator", "token-theft-bec", "benign-new-authenticator"),
+    ("smart-lockout-surge", "password-spray", "benign-typos"),
+    ("sspr-abuse", "sspr-takeover-blocked", "benign-sspr"),
+    ("takeover-chain", "token-theft-bec", "benign-new-authenticator"),
+    ("token-replay", "token-theft-bec", "benign-traveller"),
+    ("username-enumeration", "password-spray", "benign-typos"),
+];
+
+fn story_dir(id: &str) -> PathBuf {
+    fixture("stories").join(id)
+}
+
+/// The hunt's report (every rule, down to low) on one story's fixture, computed once.
+fn hunt(id: &str) -> Value {
+    static REPORTS: OnceLock<Mutex<BTreeMap<String, Value>>> = OnceLock::new();
+    let reports = REPORTS.get_or_init(Default::default);
+    if let Some(report) = reports.lock().unwrap().get(id) {
+        return report.clone();
+    }
+    intel_dir();
+    let dir = temp();
+    let store = dir.path().join("store");
+    let (code, out, err) = run(&["ingest", path(&story_dir(id)), "--store", path(&store), "--quiet"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(&["hunt", "--store", path(&store), "--format", "json", "--min-severity", "low"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    reports.lock().unwrap().insert(id.to_string(), report.clone());
+    report
+}
+
+fn alerts_of(report: &Value, rule: &str) -> Vec<Value> {
+    report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["alerts"].as_array().unwrap())
+        .filter(|a| a["rule"] == rule)
+        .cloned()
+        .collect()
+}
+
+fn story(id: &str) -> Value {
+    let text = std::fs::read_to_string(story_dir(id).join("story.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn names(alert: &Value, user: &str) -> bool {
+    alert["user"] == user || alert["facts"]["compromised_accounts"].to_string().contains(user)
+}
+
+#[test]
+fn every_rule_has_an_attack_and_a_look_alike() {
+    let (code, out, err) = run(&["rules"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.contains('-')).collect();
+    let covered: Vec<&str> = CASES.iter().map(|(rule, ..)| *rule).collect();
+    assert_eq!(listed, covered, "`sleuth rules` and the cases differ");
+    for (rule, attack, benign) in CASES {
+        assert_eq!(story(attack)["kind"], "attack", "{rule}");
+        assert_eq!(story(benign)["kind"], "benign", "{rule}");
+    }
+}
+
+#[test]
+fn each_rule_finds_its_attack_and_spares_its_look_alike() {
+    for (rule, attack, benign) in CASES {
+        let (attack_story, benign_story) = (story(attack), story(benign));
+        let found = alerts_of(&hunt(attack), rule);
+        let user = attack_story["user"].as_str().unwrap();
+        assert!(
+            found.iter().any(|a| names(a, user) && a["severity"] != "low"),
+            "{rule} raised nothing above low for {user} on {attack}: {found:#?}"
+        );
+        let spared = alerts_of(&hunt(benign), rule);
+        for alert in &spared {
+            assert_eq!(alert["severity"], "low", "{rule} on the look-alike {benign}: {alert:#}");
+        }
+        let snapshot = json!({
+            "rule": rule,
+            "attack": {"story": attack, "user": user, "alerts": found},
+            "benign": {"story": benign, "user": benign_story["user"], "alerts": spared},
+        });
+        insta::with_settings!({
+            snapshot_path => "../snapshots/rules",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(*rule, serde_json::to_string_pretty(&snapshot).unwrap());
+        });
+    }
+}
