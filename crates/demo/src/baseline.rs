@@ -211,44 +211,24 @@ fn directory_day(user: &User, day: DateTime<Utc>, r: &mut Rng, sink: &mut Sink) 
     let begin = local(user, day, user.start_hour, 0);
     if r.chance(0.95) {
         let laptop = &user.laptop;
-        sink.emit_audit(Audit {
-            id: String::new(),
-            time: begin + minutes_later(r, 0, 120),
-            category: "Device",
-            activity: "Update device",
-            service: "Core Directory",
-            operation_type: "Update",
-            success: true,
-            reason: String::new(),
-            correlation_id: String::new(),
-            initiator: Initiator::App { id: "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", name: "Device Registration Service" },
-            targets: vec![Target {
-                id: laptop.id.clone(),
-                display_name: laptop.name.clone(),
-                kind: "Device",
-                upn: None,
-                properties: vec![("ApproximateLastSignInDateTime", String::new(), format!("\"{}\"", iso(begin)))],
-            }],
-            details: Vec::new(),
-        })?;
+        let device = Target {
+            id: laptop.id.clone(),
+            display_name: laptop.name.clone(),
+            kind: "Device",
+            upn: None,
+            properties: vec![("ApproximateLastSignInDateTime", String::new(), format!("\"{}\"", iso(begin)))],
+        };
+        let registration =
+            Initiator::App { id: "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", name: "Device Registration Service" };
+        let time = begin + minutes_later(r, 0, 120);
+        sink.emit_audit(Audit::update(time, "Device", "Update device", registration, vec![device]))?;
     }
     if r.chance(0.4) {
         let mut target = Target::user(user);
         target.properties = vec![("LastDirSyncTime", String::new(), format!("\"{}\"", iso(begin)))];
-        sink.emit_audit(Audit {
-            id: String::new(),
-            time: begin + minutes_later(r, 60, 9 * 60),
-            category: "UserManagement",
-            activity: "Update user",
-            service: "Core Directory",
-            operation_type: "Update",
-            success: true,
-            reason: String::new(),
-            correlation_id: String::new(),
-            initiator: Initiator::App { id: "1a4721b3-e57f-4451-ae87-ef078703ec94", name: "Microsoft Entra Connect Sync" },
-            targets: vec![target],
-            details: Vec::new(),
-        })?;
+        let sync = Initiator::App { id: "1a4721b3-e57f-4451-ae87-ef078703ec94", name: "Microsoft Entra Connect Sync" };
+        let time = begin + minutes_later(r, 60, 9 * 60);
+        sink.emit_audit(Audit::update(time, "UserManagement", "Update user", sync, vec![target]))?;
     }
     Ok(())
 }

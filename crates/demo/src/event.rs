@@ -254,9 +254,16 @@ impl SignIn {
 /// Who initiated an audited activity.
 #[derive(Debug, Clone)]
 pub enum Initiator {
-    User { id: String, upn: String, ip: Option<String> },
+    User {
+        id: String,
+        upn: String,
+        ip: Option<String>,
+    },
     /// A service principal acting for the directory (device registration, directory sync).
-    App { id: &'static str, name: &'static str },
+    App {
+        id: &'static str,
+        name: &'static str,
+    },
 }
 
 /// A target of an audited activity, with its modified properties (name, old, new).
@@ -298,6 +305,30 @@ pub struct Audit {
 }
 
 impl Audit {
+    /// A successful Core Directory update of `targets`; set other fields with `..`.
+    pub fn update(
+        time: DateTime<Utc>,
+        category: &'static str,
+        activity: &'static str,
+        initiator: Initiator,
+        targets: Vec<Target>,
+    ) -> Audit {
+        Audit {
+            id: String::new(),
+            time,
+            category,
+            activity,
+            service: "Core Directory",
+            operation_type: "Update",
+            success: true,
+            reason: String::new(),
+            correlation_id: String::new(),
+            initiator,
+            targets,
+            details: Vec::new(),
+        }
+    }
+
     pub fn graph(&self) -> Value {
         let initiated = match &self.initiator {
             Initiator::User { id, upn, ip } => json!({

@@ -214,18 +214,8 @@ fn authenticator_added(
         ("Included Updated Properties", String::new(), format!("\"{STRONG_AUTH_DETAIL}\"")),
     ];
     sink.emit_audit(Audit {
-        id: String::new(),
-        time: t + Duration::seconds(2),
-        category: "UserManagement",
-        activity: "Update user",
-        service: "Core Directory",
-        operation_type: "Update",
-        success: true,
-        reason: String::new(),
-        correlation_id: String::new(),
-        initiator,
-        targets: vec![target],
         details: vec![("UserType", "Member".into())],
+        ..Audit::update(t + Duration::seconds(2), "UserManagement", "Update user", initiator, vec![target])
     })
 }
 

@@ -83,7 +83,8 @@ fn names(alert: &Value, user: &str) -> bool {
 fn every_rule_has_an_attack_and_a_look_alike() {
     let (code, out, err) = run(&["rules"]);
     assert_eq!(code, 0, "{err}");
-    let listed: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.contains('-')).collect();
+    let listed: Vec<&str> =
+        out.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.contains('-')).collect();
     let covered: Vec<&str> = CASES.iter().map(|(rule, ..)| *rule).collect();
     assert_eq!(listed, covered, "`sleuth rules` and the cases differ");
     for (rule, attack, benign) in CASES {
