@@ -3,6 +3,7 @@ DuckDB (from PyPI, in bench/out/venv) as the reference."""
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,17 +17,20 @@ def build():
 
 
 def measured(cmd, ok=(0, 1)):
-    """Runs cmd; returns (seconds, peak RSS in MiB, stdout). Peak memory comes from wait4."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.monotonic() - start
-    out = proc.stdout.read()
-    err = proc.stderr.read()
+    """Runs cmd; returns (seconds, peak RSS in MiB, stdout). Peak memory comes from wait4; the
+    output goes to temporary files, so a child that writes a lot never blocks on a full pipe."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     code = os.waitstatus_to_exitcode(status)
     if code not in ok:
-        sys.exit(f"{cmd[0]} failed ({code}):\n{out}\n{err}")
-    return seconds, usage.ru_maxrss / 1024, out
+        sys.exit(f"{cmd[0]} failed ({code}):\n{stdout}\n{stderr}")
+    return seconds, usage.ru_maxrss / 1024, stdout
 
 
 def duckdb_python():
