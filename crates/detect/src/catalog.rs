@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::rule::{Rule, RuleError, Value};
+use crate::rule::{Rule, RuleError, RuleSql, Value};
 
 /// The built-in rules, by file name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -155,16 +155,19 @@ impl Catalog {
     }
 
     /// The enabled rules with their queries, parameters filled in, in id order.
-    pub fn enabled(&self) -> Vec<(&Rule, String)> {
+    pub fn enabled(&self) -> Vec<(&Rule, RuleSql)> {
+        self.rules.iter().filter(|r| self.is_enabled(&r.id)).map(|r| (r, self.query_of(r))).collect()
+    }
+
+    /// A rule's query with its parameters filled in, as a hunt runs it.
+    pub fn query(&self, id: &str) -> Option<RuleSql> {
+        self.rule(id).map(|r| self.query_of(r))
+    }
+
+    fn query_of(&self, rule: &Rule) -> RuleSql {
         let empty = BTreeMap::new();
-        self.rules
-            .iter()
-            .filter(|r| self.is_enabled(&r.id))
-            .map(|r| {
-                let parameters = self.settings.get(&r.id).map_or(&empty, |s| &s.parameters);
-                (r, r.query_with(parameters).expect("checked when configured"))
-            })
-            .collect()
+        let parameters = self.settings.get(&rule.id).map_or(&empty, |s| &s.parameters);
+        rule.query_with(parameters).expect("checked when configured")
     }
 }
 
@@ -197,7 +200,7 @@ mod tests {
         let enabled: Vec<&str> = catalog.enabled().iter().map(|(r, _)| r.id.as_str()).collect();
         assert!(!enabled.contains(&"password-spray") && enabled.contains(&"credential-stuffing"));
         let (_, query) = catalog.enabled().into_iter().find(|(r, _)| r.id == "credential-stuffing").unwrap();
-        assert!(query.contains(">= 9"), "{query}");
+        assert!(query.single_statement().contains(">= 9"), "{query:?}");
 
         for (bad, message) in [
             ("[rules.nope]\nx = 1\n", "no rule \"nope\""),

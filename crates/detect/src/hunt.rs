@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
-use crate::rule::{GroupBy, Rule, Severity, explain};
+use crate::rule::{GroupBy, Rule, RuleSql, Severity, explain};
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -149,8 +149,13 @@ pub async fn hunt(ctx: &SessionContext, catalog: &Catalog, filter: &Filter) -> R
     }
 }
 
-async fn run_rule(ctx: &SessionContext, rule: &Rule, query: &str) -> Result<Vec<Alert>, String> {
-    let batches = async { ctx.sql(query).await?.collect().await }.await.map_err(|e| e.to_string())?;
+async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Vec<Alert>, String> {
+    let mut prepared = Vec::new();
+    let batches = query(ctx, sql, &mut prepared).await;
+    for name in prepared {
+        ctx.deregister_table(name).map_err(|e| e.to_string())?;
+    }
+    let batches = batches?;
     let mut alerts = Vec::new();
     for batch in &batches {
         let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
@@ -161,6 +166,20 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, query: &str) -> Result<Vec<
     }
     alerts.sort_by(|a, b| (a.first_seen, &a.user, &a.ip, &a.id).cmp(&(b.first_seen, &b.user, &b.ip, &b.id)));
     Ok(alerts)
+}
+
+/// Prepares the rule's tables (in memory, each once, naming them in `prepared` for the caller
+/// to drop), then runs its query.
+async fn query<'a>(ctx: &SessionContext, sql: &'a RuleSql, prepared: &mut Vec<&'a str>) -> Result<Vec<RecordBatch>, String> {
+    for (name, query) in &sql.tables {
+        if ctx.table_exist(name.as_str()).map_err(|e| e.to_string())? {
+            return Err(format!("the prepared table `{name}` would hide a table of the same name"));
+        }
+        let table = async { ctx.sql(query).await?.cache().await }.await.map_err(|e| format!("in table `{name}`: {e}"))?;
+        ctx.register_table(name.as_str(), table.into_view()).map_err(|e| e.to_string())?;
+        prepared.push(name);
+    }
+    async { ctx.sql(&sql.query).await?.collect().await }.await.map_err(|e| e.to_string())
 }
 
 /// A timestamp column as UTC instants.

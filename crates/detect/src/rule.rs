@@ -14,6 +14,11 @@
 //! | `severity` | text, optional | raises or lowers the rule's severity for this hit |
 //!
 //! Parameters appear in the query as `{{name}}` and are replaced by SQL literals.
+//!
+//! A rule may prepare `tables` first: each is computed once, held in memory while the rule's
+//! query runs, and dropped after. DataFusion inlines a common table expression at each place
+//! it is named, so an intermediate result that a query names three times (the successes of
+//! every account, say) is worth preparing: it is read from the store once, not three times.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -145,6 +150,9 @@ pub struct Rule {
     pub group_by: GroupBy,
     #[serde(default)]
     pub parameters: BTreeMap<String, Parameter>,
+    /// Tables computed before the query, in order; each may use the ones before it.
+    #[serde(default)]
+    pub tables: Vec<PreparedTable>,
     /// The SQL; see the module documentation for the columns it returns.
     pub query: String,
     /// One line for the analyst, naming result columns in braces: `{failures} failures ...`.
@@ -153,6 +161,39 @@ pub struct Rule {
     pub false_positives: Vec<String>,
     #[serde(default)]
     pub references: Vec<String>,
+}
+
+/// An intermediate result a rule's query names, computed once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreparedTable {
+    /// A lower-case SQL name; a hunt refuses one that would hide a table of the store.
+    pub name: String,
+    pub query: String,
+}
+
+/// A rule's SQL with its parameters filled in: the tables to prepare, then the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSql {
+    pub tables: Vec<(String, String)>,
+    pub query: String,
+}
+
+impl RuleSql {
+    /// The same as one statement, the prepared tables as common table expressions in front:
+    /// what `sleuth sql` can run (slower, since each is computed wherever it is named).
+    pub fn single_statement(&self) -> String {
+        if self.tables.is_empty() {
+            return self.query.trim().to_string();
+        }
+        let tables: Vec<String> =
+            self.tables.iter().map(|(name, query)| format!("{name} AS (\n{}\n)", query.trim())).collect();
+        let query = self.query.trim();
+        match query.get(..5).filter(|w| w.eq_ignore_ascii_case("with ")) {
+            Some(_) => format!("WITH {},\n{}", tables.join(",\n"), query[5..].trim_start()),
+            None => format!("WITH {}\n{query}", tables.join(",\n")),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +212,15 @@ impl Rule {
         if !id_ok {
             return Err(invalid(format!("id {:?}: use lower-case letters, digits and dashes", rule.id)));
         }
-        for name in placeholders(&rule.query) {
+        for table in &rule.tables {
+            let name_ok = table.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && table.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                return Err(invalid(format!("table {:?}: use lower-case letters, digits and underscores", table.name)));
+            }
+        }
+        let texts = rule.tables.iter().map(|t| &t.query).chain([&rule.query]);
+        for name in texts.flat_map(|q| placeholders(q)) {
             if !rule.parameters.contains_key(&name) {
                 return Err(invalid(format!("the query uses {{{{{name}}}}}, which is not a parameter")));
             }
@@ -184,7 +233,7 @@ impl Rule {
 
     /// The query with every `{{name}}` replaced by the parameter's value: `overrides` first,
     /// then the default. An override of the wrong kind (text for a number ...) is an error.
-    pub fn query_with(&self, overrides: &BTreeMap<String, Value>) -> Result<String, RuleError> {
+    pub fn query_with(&self, overrides: &BTreeMap<String, Value>) -> Result<RuleSql, RuleError> {
         for (name, value) in overrides {
             let Some(parameter) = self.parameters.get(name) else {
                 let known = self.parameters.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -200,12 +249,18 @@ impl Rule {
                 });
             }
         }
-        let mut query = self.query.clone();
-        for (name, parameter) in &self.parameters {
-            let value = overrides.get(name).unwrap_or(&parameter.default);
-            query = query.replace(&format!("{{{{{name}}}}}"), &value.to_sql());
-        }
-        Ok(query)
+        let fill = |text: &str| {
+            let mut text = text.to_string();
+            for (name, parameter) in &self.parameters {
+                let value = overrides.get(name).unwrap_or(&parameter.default);
+                text = text.replace(&format!("{{{{{name}}}}}"), &value.to_sql());
+            }
+            text
+        };
+        Ok(RuleSql {
+            tables: self.tables.iter().map(|t| (t.name.clone(), fill(&t.query))).collect(),
+            query: fill(&self.query),
+        })
     }
 }
 
@@ -289,10 +344,10 @@ ignored_apps = { default = ["Bob's app"], description = "apps whose failures do 
     fn parameters_become_literals_and_overrides_are_checked() {
         let rule = Rule::parse(RULE, "test.toml").unwrap();
         assert_eq!(rule.severity, Severity::Medium);
-        let query = rule.query_with(&BTreeMap::new()).unwrap();
+        let query = rule.query_with(&BTreeMap::new()).unwrap().query;
         assert!(query.contains("NOT IN ('Bob''s app')") && query.contains(">= 5"), "{query}");
         let more = BTreeMap::from([("min_failures".to_string(), Value::Integer(8))]);
-        assert!(rule.query_with(&more).unwrap().contains(">= 8"));
+        assert!(rule.query_with(&more).unwrap().query.contains(">= 8"));
         let wrong = BTreeMap::from([("min_failures".to_string(), Value::Text("x".into()))]);
         assert!(rule.query_with(&wrong).unwrap_err().to_string().contains("takes a value like 5"));
         let unknown = BTreeMap::from([("nope".to_string(), Value::Integer(1))]);
@@ -312,6 +367,38 @@ ignored_apps = { default = ["Bob's app"], description = "apps whose failures do 
             let err = Rule::parse(&text, "bad.toml").unwrap_err().to_string();
             assert!(err.starts_with("bad.toml: ") && err.contains(message), "{err}");
         }
+    }
+
+    const PREPARED: &str = r#"
+id = "busy"
+title = "Busy"
+description = "A rule with a prepared table."
+severity = "low"
+mitre = ["T1110"]
+explain = "{user}"
+query = "SELECT user AS user FROM busy_users"
+
+[[tables]]
+name = "busy_users"
+query = "SELECT user_principal_name AS user FROM signins WHERE result_type >= {{min_failures}}"
+
+[parameters]
+min_failures = { default = 5, description = "d" }
+"#;
+
+    #[test]
+    fn prepared_tables_are_filled_in_and_fold_into_one_statement() {
+        let rule = Rule::parse(PREPARED, "t.toml").unwrap();
+        let sql = rule.query_with(&BTreeMap::new()).unwrap();
+        let table = "SELECT user_principal_name AS user FROM signins WHERE result_type >= 5";
+        assert_eq!(sql.tables, vec![("busy_users".to_string(), table.to_string())]);
+        assert_eq!(sql.single_statement(), format!("WITH busy_users AS (\n{table}\n)\nSELECT user AS user FROM busy_users"));
+        let with = RuleSql { tables: sql.tables.clone(), query: "WITH a AS (SELECT 1) SELECT * FROM a".into() };
+        assert_eq!(with.single_statement(), format!("WITH busy_users AS (\n{table}\n),\na AS (SELECT 1) SELECT * FROM a"));
+        let bad = PREPARED.replace("name = \"busy_users\"", "name = \"Busy Users\"");
+        assert!(Rule::parse(&bad, "t.toml").unwrap_err().to_string().contains("table \"Busy Users\""));
+        let unknown = PREPARED.replace("{{min_failures}}", "{{nope}}");
+        assert!(Rule::parse(&unknown, "t.toml").unwrap_err().to_string().contains("{{nope}}"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   mobile, isp or unknown; `ip_provider`, `ip_bulletproof` and `ip_evidence` (why) take the
 //!   same arguments. A log's own ASN, when given, wins over the database's.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -70,8 +71,16 @@ fn first_array(args: &[ColumnarValue]) -> Result<ArrayRef> {
     Ok(ColumnarValue::values_to_arrays(args)?.swap_remove(0))
 }
 
+/// Classifies each distinct user agent of the batch once: a tenant has a few thousand agents
+/// at most, repeated over millions of sign-ins.
 fn ua_class(args: &[ColumnarValue]) -> Result<ColumnarValue> {
-    let classes = each_str(&first_array(args)?, |v| v.map(|ua| classify_user_agent(ua).class.name()))?;
+    let mut known: HashMap<String, &'static str> = HashMap::new();
+    let classes = each_str(&first_array(args)?, |v| {
+        v.map(|ua| match known.get(ua) {
+            Some(class) => *class,
+            None => *known.entry(ua.to_string()).or_insert_with(|| classify_user_agent(ua).class.name()),
+        })
+    })?;
     Ok(ColumnarValue::Array(Arc::new(StringArray::from(classes))))
 }
 

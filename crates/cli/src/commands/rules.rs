@@ -65,6 +65,10 @@ pub fn run_list(args: RulesArgs) -> anyhow::Result<ExitCode> {
 pub struct RuleArgs {
     /// The rule's id (see `sleuth rules`).
     id: String,
+    /// Print only the query, parameters filled in as a hunt would run it: ready for
+    /// `sleuth sql` (to run the rule alone, or to `EXPLAIN ANALYZE` it).
+    #[arg(long)]
+    sql: bool,
     #[command(flatten)]
     source: RuleSource,
 }
@@ -76,6 +80,10 @@ pub fn run_show(args: RuleArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no rule {:?}; the rules are {}", args.id, ids.join(", "));
     };
     let mut out = std::io::stdout().lock();
+    if args.sql {
+        writeln!(out, "{}", catalog.query(&rule.id).expect("the rule is in the catalog").single_statement())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let safe = |s: &str| terminal_safe(s.trim());
     writeln!(out, "{} — {}", rule.id, safe(&rule.title))?;
     let state = if catalog.is_enabled(&rule.id) { "enabled" } else { "disabled by the configuration" };
@@ -104,6 +112,9 @@ pub fn run_show(args: RuleArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  - {}", safe(item))?;
         }
         writeln!(out)?;
+    }
+    for table in &rule.tables {
+        writeln!(out, "Table {} (prepared once, before the query):\n{}\n", table.name, table.query.trim_end())?;
     }
     writeln!(out, "Query:\n{}", rule.query.trim_end())?;
     Ok(ExitCode::SUCCESS)
