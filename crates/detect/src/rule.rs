@@ -90,12 +90,14 @@ pub enum Value {
     Integer(i64),
     Float(f64),
     Text(String),
+    /// Numbers for `IN`: result codes, say.
+    Numbers(Vec<i64>),
     List(Vec<String>),
 }
 
 impl Value {
     /// The value as a SQL literal: numbers as they are, text quoted (quotes doubled), lists
-    /// as a parenthesised list of quoted texts for `IN`.
+    /// as a parenthesised list (of quoted texts, or of numbers) for `IN`.
     pub fn to_sql(&self) -> String {
         let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match self {
@@ -103,6 +105,8 @@ impl Value {
             Value::Integer(i) => i.to_string(),
             Value::Float(f) => format!("{f:?}"),
             Value::Text(s) => quote(s),
+            Value::Numbers(items) if items.is_empty() => "(NULL)".to_string(),
+            Value::Numbers(items) => format!("({})", items.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
             Value::List(items) if items.is_empty() => "(NULL)".to_string(),
             Value::List(items) => format!("({})", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")),
         }
@@ -115,6 +119,7 @@ impl Value {
                 | (Value::Integer(_), Value::Integer(_))
                 | (Value::Float(_) | Value::Integer(_), Value::Float(_) | Value::Integer(_))
                 | (Value::Text(_), Value::Text(_))
+                | (Value::Numbers(_), Value::Numbers(_))
                 | (Value::List(_), Value::List(_))
         )
     }
@@ -125,6 +130,7 @@ impl fmt::Display for Value {
         match self {
             Value::Text(s) => f.write_str(s),
             Value::List(items) => f.write_str(&items.join(", ")),
+            Value::Numbers(items) => f.write_str(&items.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
             other => f.write_str(&other.to_sql()),
         }
     }
