@@ -51,17 +51,22 @@ impl Store {
 
 /// `ip_addresses`: every address that signed in, with what the logs said of it beside what
 /// the databases say, and whether they disagree. The log's values win (`country`, `asn` and
-/// the class computed with the log's ASN); the databases' stay visible.
+/// the class computed with the log's ASN); the databases' stay visible. `users` counts
+/// accounts that tried, `users_signed_in` those that succeeded (UPNs compared in lower case).
+/// Rules that need an address's class or place read it here, so the databases are asked once
+/// per address, not once per sign-in.
 const IP_ADDRESSES: &str = "CREATE VIEW ip_addresses AS
-SELECT ip, sign_ins, users, first_seen, last_seen,
+SELECT ip, sign_ins, users, users_signed_in, first_seen, last_seen,
        coalesce(log_country, db_country) AS country, log_country, db_country,
        coalesce(log_asn, db_asn) AS asn, log_asn, db_asn, org,
+       ip_latitude(ip) AS db_latitude, ip_longitude(ip) AS db_longitude, ip_accuracy_km(ip) AS db_accuracy_km,
        ip_class(ip, log_asn) AS class, ip_provider(ip, log_asn) AS provider,
        ip_bulletproof(ip, log_asn) AS bulletproof,
        coalesce(log_country <> db_country, false) AS country_disagrees,
        coalesce(log_asn <> db_asn, false) AS asn_disagrees
 FROM (
-  SELECT ip_address AS ip, count(*) AS sign_ins, count(DISTINCT user_principal_name) AS users,
+  SELECT ip_address AS ip, count(*) AS sign_ins, count(DISTINCT lower(user_principal_name)) AS users,
+         count(DISTINCT CASE WHEN result_type = 0 THEN lower(user_principal_name) END) AS users_signed_in,
          min(time) AS first_seen, max(time) AS last_seen,
          max(upper(nullif(country, ''))) AS log_country, ip_country(ip_address) AS db_country,
          max(asn) AS log_asn, ip_asn(ip_address) AS db_asn, ip_org(ip_address) AS org
