@@ -189,13 +189,18 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Ve
 
 /// Prepares the rule's tables (in memory, each once, naming them in `prepared` for the caller
 /// to drop), then runs its query.
-async fn query<'a>(ctx: &SessionContext, sql: &'a RuleSql, prepared: &mut Vec<&'a str>) -> Result<Vec<RecordBatch>, String> {
+async fn query<'a>(
+    ctx: &SessionContext,
+    sql: &'a RuleSql,
+    prepared: &mut Vec<&'a str>,
+) -> Result<Vec<RecordBatch>, String> {
     for (name, query) in &sql.tables {
         if ctx.table_exist(name.as_str()).map_err(|e| e.to_string())? {
             return Err(format!("the prepared table `{name}` would hide a table of the same name"));
         }
         let started = Instant::now();
-        let table = async { ctx.sql(query).await?.cache().await }.await.map_err(|e| format!("in table `{name}`: {e}"))?;
+        let table =
+            async { ctx.sql(query).await?.cache().await }.await.map_err(|e| format!("in table `{name}`: {e}"))?;
         ctx.register_table(name.as_str(), table.into_view()).map_err(|e| e.to_string())?;
         prepared.push(name);
         tracing::debug!(table = name.as_str(), millis = started.elapsed().as_millis() as u64, "prepared");

@@ -398,9 +398,15 @@ min_failures = { default = 5, description = "d" }
         let sql = rule.query_with(&BTreeMap::new()).unwrap();
         let table = "SELECT user_principal_name AS user FROM signins WHERE result_type >= 5";
         assert_eq!(sql.tables, vec![("busy_users".to_string(), table.to_string())]);
-        assert_eq!(sql.single_statement(), format!("WITH busy_users AS (\n{table}\n)\nSELECT user AS user FROM busy_users"));
+        assert_eq!(
+            sql.single_statement(),
+            format!("WITH busy_users AS (\n{table}\n)\nSELECT user AS user FROM busy_users")
+        );
         let with = RuleSql { tables: sql.tables.clone(), query: "WITH a AS (SELECT 1) SELECT * FROM a".into() };
-        assert_eq!(with.single_statement(), format!("WITH busy_users AS (\n{table}\n),\na AS (SELECT 1) SELECT * FROM a"));
+        assert_eq!(
+            with.single_statement(),
+            format!("WITH busy_users AS (\n{table}\n),\na AS (SELECT 1) SELECT * FROM a")
+        );
         let bad = PREPARED.replace("name = \"busy_users\"", "name = \"Busy Users\"");
         assert!(Rule::parse(&bad, "t.toml").unwrap_err().to_string().contains("table \"Busy Users\""));
         let unknown = PREPARED.replace("{{min_failures}}", "{{nope}}");

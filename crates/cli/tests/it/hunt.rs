@@ -155,6 +155,23 @@ fn the_same_store_gives_the_same_report() {
 }
 
 #[test]
+fn a_rule_printed_with_sql_finds_what_the_hunt_finds() {
+    let store = path(&demo().store);
+    let (code, out, err) = run(&["hunt", "--store", store, "--format", "json", "--min-severity", "informational"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    // Rules with prepared tables, whose single statement is put together by `rule --sql`.
+    for rule in ["new-country", "password-spray", "credential-stuffing", "impossible-travel"] {
+        let (code, sql, _) = run(&["rule", rule, "--sql"]);
+        assert_eq!(code, 0);
+        let found = count(&demo().store, &format!("SELECT count(*) AS n FROM ({sql}) t"));
+        let run = report["rules"].as_array().unwrap().iter().find(|r| r["rule"] == rule).unwrap();
+        assert!(found > 0, "{rule} finds nothing in the demo tenant");
+        assert_eq!(found, run["alerts"].as_i64().unwrap(), "{rule}");
+    }
+}
+
+#[test]
 fn configuration_windows_and_exit_codes() {
     let store = path(&demo().store);
     let dir = temp();
@@ -205,11 +222,21 @@ fn rules_document_themselves() {
     }
     let (code, out, _) = run(&["rule", "credential-stuffing"]);
     assert_eq!(code, 0);
-    for part in
-        ["severity high, MITRE T1110.004", "min_failures = 5", "False positives:", "References:", "Query:\nWITH s AS ("]
-    {
+    for part in [
+        "severity high, MITRE T1110.004",
+        "min_failures = 5",
+        "False positives:",
+        "References:",
+        "Table failed (prepared once, before the query):\nSELECT record_id",
+        "Query:\nWITH hits AS (",
+    ] {
         assert!(out.contains(part), "{part:?} missing from:\n{out}");
     }
+    // The query as one statement for `sleuth sql`: prepared tables in front, parameters filled.
+    let (code, out, _) = run(&["rule", "credential-stuffing", "--sql"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("WITH failed AS (\nSELECT record_id") && out.contains("),\nok AS (\n"), "{out}");
+    assert!(out.contains("HAVING count(*) >= 5") && !out.contains("{{"), "{out}");
     let (code, _, err) = run(&["rule", "no-such-rule"]);
     assert_eq!(code, 2);
     assert!(err.contains("no rule \"no-such-rule\"; the rules are anonymous-infrastructure"), "{err}");
