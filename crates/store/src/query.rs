@@ -22,8 +22,13 @@ impl Store {
 
     /// As [`Store::session`], with the `ip_*` functions answering from `intel`.
     pub async fn session_with_intel(&self, intel: Arc<SharedIntel>) -> Result<SessionContext, StoreError> {
+        // Filters are applied while the Parquet files are decoded: the other columns of a row
+        // are read only when it passes (an investigation asks about one account; a rule about
+        // the failures among millions of successes). On 9.8 M sign-ins the hunt takes a fifth
+        // less time with it (BENCHMARKS.md).
         let config = SessionConfig::new()
             .with_information_schema(true)
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let ctx = SessionContext::new_with_config(config);
         crate::functions::register(&ctx, &intel);
