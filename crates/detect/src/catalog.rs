@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn configuration_changes_parameters_and_turns_rules_off() {
         let mut catalog = Catalog::builtin();
-        let config = "[rules.credential-stuffing]\nmin_failures = 9\n\n[rules.password-spray]\nenabled = false\n";
+        let config = "[rules.credential-stuffing]\nmin_failures = 9\nfailure_codes = [50126, 50053]\n\n\
+                      [rules.password-spray]\nenabled = false\n";
         catalog.configure(config, "sleuth.toml").unwrap();
         assert_eq!(catalog.parameter("credential-stuffing", "min_failures"), Some(&Value::Integer(9)));
         assert!(!catalog.is_enabled("password-spray"));
@@ -201,10 +202,12 @@ mod tests {
         assert!(!enabled.contains(&"password-spray") && enabled.contains(&"credential-stuffing"));
         let (_, query) = catalog.enabled().into_iter().find(|(r, _)| r.id == "credential-stuffing").unwrap();
         assert!(query.single_statement().contains(">= 9"), "{query:?}");
+        assert!(query.single_statement().contains("result_type IN (50126, 50053)"), "{query:?}");
 
         for (bad, message) in [
             ("[rules.nope]\nx = 1\n", "no rule \"nope\""),
             ("[rules.credential-stuffing]\nmin_failures = \"many\"\n", "takes a value like"),
+            ("[rules.credential-stuffing]\nfailure_codes = [\"50126\"]\n", "takes a value like 50126, 50053"),
             ("[rules.credential-stuffing]\nenabled = \"no\"\n", "true or false"),
             ("[thresholds]\nx = 1\n", "unknown section [thresholds]"),
         ] {

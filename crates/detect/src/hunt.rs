@@ -169,10 +169,14 @@ async fn hunt_in_order(ctx: &SessionContext, catalog: &Catalog, filter: &Filter)
 }
 
 async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Vec<Alert>, String> {
-    let mut prepared = Vec::new();
-    let batches = query(ctx, sql, &mut prepared).await;
-    for name in prepared {
-        ctx.deregister_table(name).map_err(|e| e.to_string())?;
+    for (name, _) in &sql.tables {
+        if ctx.table_exist(name.as_str()).map_err(|e| e.to_string())? {
+            return Err(format!("the prepared table `{name}` would hide a table of the same name"));
+        }
+    }
+    let batches = query(ctx, sql).await;
+    for (name, _) in &sql.tables {
+        ctx.deregister_table(name.as_str()).map_err(|e| e.to_string())?;
     }
     let batches = batches?;
     let mut alerts = Vec::new();
@@ -187,22 +191,14 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Ve
     Ok(alerts)
 }
 
-/// Prepares the rule's tables (in memory, each once, naming them in `prepared` for the caller
-/// to drop), then runs its query.
-async fn query<'a>(
-    ctx: &SessionContext,
-    sql: &'a RuleSql,
-    prepared: &mut Vec<&'a str>,
-) -> Result<Vec<RecordBatch>, String> {
+/// Prepares the rule's tables (in memory, each once; the caller drops them), then runs its
+/// query.
+async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, String> {
     for (name, query) in &sql.tables {
-        if ctx.table_exist(name.as_str()).map_err(|e| e.to_string())? {
-            return Err(format!("the prepared table `{name}` would hide a table of the same name"));
-        }
         let started = Instant::now();
         let table =
             async { ctx.sql(query).await?.cache().await }.await.map_err(|e| format!("in table `{name}`: {e}"))?;
         ctx.register_table(name.as_str(), table.into_view()).map_err(|e| e.to_string())?;
-        prepared.push(name);
         tracing::debug!(table = name.as_str(), millis = started.elapsed().as_millis() as u64, "prepared");
     }
     let started = Instant::now();

@@ -106,7 +106,7 @@ impl Value {
             Value::Float(f) => format!("{f:?}"),
             Value::Text(s) => quote(s),
             Value::Numbers(items) if items.is_empty() => "(NULL)".to_string(),
-            Value::Numbers(items) => format!("({})", items.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+            Value::Numbers(_) => format!("({self})"),
             Value::List(items) if items.is_empty() => "(NULL)".to_string(),
             Value::List(items) => format!("({})", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")),
         }

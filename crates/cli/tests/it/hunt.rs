@@ -273,3 +273,33 @@ GROUP BY 1, 2
         .expect("the user's rule fired");
     assert_eq!(legacy["user"], story("credential-stuffing")["user"]);
 }
+
+#[test]
+fn a_prepared_table_cannot_hide_the_stores_tables() {
+    let dir = temp();
+    std::fs::write(
+        dir.path().join("shadow.toml"),
+        r#"id = "shadow"
+title = "Shadows the sign-ins"
+description = "A prepared table named like a table of the store."
+severity = "low"
+mitre = ["T1078"]
+explain = "{user}"
+query = "SELECT user AS user, NULL AS ip, now() AS first_seen, now() AS last_seen, make_array('x') AS record_ids FROM signins"
+
+[[tables]]
+name = "signins"
+query = "SELECT 'nobody' AS user"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) =
+        run(&["hunt", "--store", path(&demo().store), "--rules", path(dir.path()), "--format", "json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rule shadow failed: the prepared table `signins` would hide a table"), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["failures"].as_array().unwrap().len(), 1, "{err}");
+    // The rules after it still read the store's sign-ins.
+    let spray = report["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "smart-lockout-surge").unwrap();
+    assert!(spray["alerts"].as_u64().unwrap() > 0, "{spray}");
+}
