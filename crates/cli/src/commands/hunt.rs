@@ -73,7 +73,7 @@ enum Format {
     Csv,
 }
 
-fn parse_time(text: &str, flag: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub fn parse_time(text: &str, flag: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     let date = || {
         let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
         Some(day.and_time(chrono::NaiveTime::MIN).and_utc())

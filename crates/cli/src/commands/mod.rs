@@ -4,6 +4,8 @@ mod demo;
 mod hunt;
 mod ingest;
 mod intel;
+mod investigate;
+mod report;
 mod rules;
 mod sql;
 mod tables;
@@ -20,7 +22,8 @@ use clap::{Parser, Subcommand};
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
 /// load exports, then `sleuth tables` and `sleuth sql` to look around; `sleuth intel update`
 /// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
-/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`).
+/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`), and
+/// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict.
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
@@ -33,6 +36,8 @@ enum Command {
     Demo(demo::DemoArgs),
     Ingest(ingest::IngestArgs),
     Hunt(hunt::HuntArgs),
+    Investigate(investigate::InvestigateArgs),
+    Report(report::ReportArgs),
     Rules(rules::RulesArgs),
     Rule(rules::RuleArgs),
     Intel(intel::IntelArgs),
@@ -45,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Investigate(args) => investigate::run(args),
+        Command::Report(args) => report::run(args),
         Command::Rules(args) => rules::run_list(args),
         Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),

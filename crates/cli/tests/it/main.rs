@@ -7,6 +7,7 @@ mod demo;
 mod dialects;
 mod hunt;
 mod intel;
+mod investigate;
 mod online;
 mod rules;
 mod samples;

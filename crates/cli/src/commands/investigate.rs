@@ -1,0 +1,203 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use sleuth_detect::{Catalog, Filter, Severity, hunt};
+use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, investigate};
+use sleuth_store::Store;
+
+use super::hunt::parse_time;
+
+/// Investigate an account the way a Tier-2 analyst would: gather its records and baseline, ask
+/// the runbook's questions (pivoting on what each finds), weigh supporting and conflicting
+/// evidence, reach a verdict with a confidence, and write the report: timeline, IOCs, key
+/// pivots, MITRE techniques, detection opportunities, containment, metrics.
+///
+/// Verdicts: true_positive, true_positive_blocked, benign_true_positive, false_positive,
+/// inconclusive. Without --at or --alert the account's most unusual day is found from its
+/// records. The JSON report is versioned (schema_version; schema in
+/// crates/investigate/schema/report.schema.json); `sleuth report` renders a saved one.
+///
+/// Exit status: 0 when the verdict (every verdict, with --all) is benign, false positive or
+/// inconclusive, 1 when one is true_positive or true_positive_blocked, 2 on errors.
+#[derive(Debug, Args)]
+pub struct InvestigateArgs {
+    /// The store folder.
+    #[arg(long, short)]
+    store: PathBuf,
+    /// The account (user principal name; case does not matter).
+    #[arg(long, short, required_unless_present_any = ["alert", "all"])]
+    user: Option<String>,
+    /// The moment of interest (an alert's time), RFC 3339 or a date; the window reaches
+    /// --reach-hours either side.
+    #[arg(long, value_name = "TIME", conflicts_with = "alert")]
+    at: Option<String>,
+    /// An alert or incident id from `sleuth hunt`: its account and time span are investigated.
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    alert: Option<String>,
+    /// Investigate every account incident the hunt raises at medium severity or above.
+    #[arg(long, conflicts_with_all = ["user", "at"])]
+    all: bool,
+    /// Analyst context (TOML): known networks, travel notices, triage notes. See
+    /// docs/investigation.md.
+    #[arg(long, value_name = "FILE")]
+    context: Option<PathBuf>,
+    /// A folder of extra runbook questions (*.toml); one with a built-in id replaces it.
+    #[arg(long, value_name = "DIR")]
+    questions: Option<PathBuf>,
+    /// Hours either side of the moment of interest that the window covers.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    reach_hours: i64,
+    /// Days before the window that make the account's baseline.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    baseline_days: i64,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Md)]
+    format: Format,
+    /// Write the report here instead of standard output (with --all: a folder, one file per
+    /// incident).
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Md,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Md => "md",
+        }
+    }
+}
+
+pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
+    let context = match &args.context {
+        Some(path) => Context::load(path)?,
+        None => Context::default(),
+    };
+    let runbook = match &args.questions {
+        Some(dir) => Runbook::with_dir(dir)?,
+        None => Runbook::built_in(),
+    };
+    let span = Span { baseline_days: args.baseline_days, follow_days: 14, reach_hours: args.reach_hours };
+    let store = Store::open(&args.store)?;
+    let reports = super::runtime()?.block_on(async {
+        let ctx = store.session().await?;
+        let subjects = subjects(&ctx, &args).await?;
+        let mut reports = Vec::new();
+        for (user, focus) in subjects {
+            let request = Request { user: &user, focus, span, context: &context, runbook: &runbook };
+            reports.push(investigate(&ctx, &request).await.with_context(|| format!("investigating {user}"))?);
+        }
+        anyhow::Ok(reports)
+    })?;
+    if args.all {
+        write_all(&reports, args.format, args.output.as_deref())?;
+    } else {
+        let text = render(&reports[0], args.format)?;
+        match &args.output {
+            Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+            None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        }
+    }
+    let attack = reports.iter().any(|r| r.verdict.starts_with("true_positive"));
+    Ok(if attack { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The accounts and windows to investigate.
+async fn subjects(
+    ctx: &datafusion::prelude::SessionContext,
+    args: &InvestigateArgs,
+) -> anyhow::Result<Vec<(String, Focus)>> {
+    if let Some(user) = &args.user {
+        let focus = match &args.at {
+            Some(at) => Focus::At(parse_time(at, "--at")?),
+            None => Focus::MostSuspicious,
+        };
+        return Ok(vec![(user.clone(), focus)]);
+    }
+    let min_severity = if args.all { Severity::Medium } else { Severity::Informational };
+    let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await;
+    if let Some(id) = &args.alert {
+        if let Some(incident) = report.incidents.iter().find(|i| &i.id == id) {
+            if incident.kind != "user" {
+                bail!(
+                    "incident {id} is an attack from {} on several accounts; investigate its accounts with --user",
+                    incident.key
+                );
+            }
+            let what = format!("incident {id} ({})", incident.rules.join(", "));
+            return Ok(vec![(
+                incident.key.clone(),
+                Focus::Span { first: incident.first_seen, last: incident.last_seen, what },
+            )]);
+        }
+        let alert = report
+            .alerts()
+            .find(|a| &a.id == id)
+            .with_context(|| format!("no alert or incident {id} in this store's hunt"))?;
+        let user = alert
+            .user
+            .clone()
+            .with_context(|| format!("alert {id} names no account; investigate its accounts with --user"))?;
+        let what = format!("alert {id} ({})", alert.rule);
+        return Ok(vec![(user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what })]);
+    }
+    Ok(report
+        .incidents
+        .iter()
+        .filter(|i| i.kind == "user")
+        .map(|i| {
+            let what = format!("incident {} ({})", i.id, i.rules.join(", "));
+            (i.key.clone(), Focus::Span { first: i.first_seen, last: i.last_seen, what })
+        })
+        .collect())
+}
+
+fn render(report: &Report, format: Format) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Md => sleuth_investigate::render::markdown::render(&serde_json::to_value(report)?),
+    })
+}
+
+fn write_all(reports: &[Report], format: Format, dir: Option<&Path>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    writeln!(out, "{:<24} {:<12} {:<44} report", "verdict", "confidence", "account")?;
+    for report in reports {
+        let file = match dir {
+            Some(dir) => {
+                let name = format!("{}-{}.{}", report.id, safe_name(&report.subject.user), format.extension());
+                let path = dir.join(name);
+                std::fs::write(&path, render(report, format)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                path.display().to_string()
+            }
+            None => String::new(),
+        };
+        let confidence = serde_json::to_value(report.confidence)?;
+        writeln!(
+            out,
+            "{:<24} {:<12} {:<44} {file}",
+            report.verdict,
+            confidence.as_str().unwrap_or(""),
+            crate::output::terminal_safe(&report.subject.user)
+        )?;
+    }
+    Ok(())
+}
+
+/// A file-name-safe form of an account name.
+fn safe_name(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+}

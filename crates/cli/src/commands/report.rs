@@ -1,0 +1,49 @@
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::Value;
+
+use super::investigate::Format;
+
+/// Render a saved investigation report (`sleuth investigate --format json`) as Markdown, or
+/// re-print it as JSON. Log-derived text is escaped for the target format.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report's JSON file.
+    report: PathBuf,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Md)]
+    format: Format,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let name = args.report.display();
+    let text = std::fs::read_to_string(&args.report).with_context(|| format!("reading {name}"))?;
+    let report: Value = serde_json::from_str(&text).with_context(|| format!("{name} is not JSON"))?;
+    match report.get("schema_version").and_then(Value::as_u64) {
+        Some(v) if v == u64::from(sleuth_investigate::SCHEMA_VERSION) => {}
+        Some(v) => bail!(
+            "{name} has report schema version {v}; this sleuth reads version {}",
+            sleuth_investigate::SCHEMA_VERSION
+        ),
+        None => bail!("{name} is not an investigation report (no schema_version)"),
+    }
+    if report.get("questions").and_then(Value::as_array).is_none() {
+        bail!("{name} is not an investigation report (no questions)");
+    }
+    let out = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Md => sleuth_investigate::render::markdown::render(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(out.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,406 @@
+//! Gathering: the subject's records read from the store once, held in memory, and enriched so
+//! that every question asks small tables instead of the whole store.
+//!
+//! | table | what |
+//! |---|---|
+//! | `subject_signins` | the account's sign-ins from `baseline_days` before the window to `follow_days` after it |
+//! | `subject_audits` | directory audit events about or by the account, same span |
+//! | `subject_mailbox` | unified audit log records by the account or on its mailbox |
+//! | `subject_mail` | message trace rows the account sent |
+//! | `subject_risk` | Identity Protection detections for the account |
+//! | `context_notes` | the analyst's triage notes about the account |
+//! | `subject` | one row: the account, the window, and how much baseline there is |
+//!
+//! Every row has `phase` (`baseline` before the window, `window`, `after`). Sign-ins carry what
+//! the questions reason with: `outcome` (success, conditional_access, smart_lockout,
+//! wrong_password, mfa_denied, mfa_required, no_such_user, other_failure), the address's
+//! `ip_class`/`provider`, the agent's `agent_class`, whether the address, network (ASN),
+//! country, device and agent were `known_*` from the baseline's successes (a compliant,
+//! registered device is known: it is the organisation's), whether it is the
+//! organisation's `org_egress` (five or more accounts succeed from it; no Tor, VPN or hosting), the analyst
+//! context's `explained_by`, and `foreign`: not in the baseline by address, network or device
+//! and not explained by the context (an actor other than the account's owner, until shown
+//! otherwise). After the window only the same actor is followed: an unfamiliar sign-in there
+//! is foreign when its address, network or (unfamiliar) agent was the window's actor's, so an
+//! unrelated attack days later does not blur the question asked about this one. Audit, mailbox and mail rows carry `foreign` and `known_ip` for their address.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+use crate::InvestigateError;
+use crate::context::{Context, Explainer};
+use crate::subject::{Focus, Subject};
+
+/// How much history the baseline covers and how long after the window actions are followed.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub baseline_days: i64,
+    pub follow_days: i64,
+    pub reach_hours: i64,
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Span { baseline_days: 30, follow_days: 14, reach_hours: crate::subject::DEFAULT_REACH_HOURS }
+    }
+}
+
+/// Records read per data source, for the report's metrics.
+pub type Counts = BTreeMap<String, usize>;
+
+/// Reads the account's records, picks the window, and builds the subject tables in `ctx`.
+pub async fn gather(
+    ctx: &SessionContext,
+    user: &str,
+    focus: &Focus,
+    span: Span,
+    context: &Context,
+) -> Result<(Subject, Counts), InvestigateError> {
+    let user = user.trim().to_lowercase();
+    let u = literal(&user);
+    let mut counts = Counts::new();
+    let reads = [
+        (
+            "user_signins",
+            format!(
+                "SELECT * EXCLUDE (raw, authentication_details, ca_policies) FROM signins WHERE user_principal_name = {u}"
+            ),
+        ),
+        (
+            "user_audits",
+            format!(
+                "SELECT * EXCLUDE (raw) FROM audits WHERE user_principal_name = {u} OR initiated_by_upn = {u} OR target_upn = {u}"
+            ),
+        ),
+        (
+            "user_mailbox",
+            format!(
+                "SELECT * EXCLUDE (raw, parameters) FROM mailbox_activity WHERE user_principal_name = {u} OR mailbox_owner_upn = {u}"
+            ),
+        ),
+        ("user_mail", format!("SELECT * EXCLUDE (raw) FROM message_trace WHERE sender_address = {u}")),
+        ("user_risk", format!("SELECT * EXCLUDE (raw) FROM risk_detections WHERE user_principal_name = {u}")),
+    ];
+    for (table, sql) in &reads {
+        materialise(ctx, table, sql).await?;
+    }
+    if count(ctx, "SELECT count(*) FROM user_signins").await? == 0
+        && count(ctx, "SELECT count(*) FROM user_audits").await? == 0
+        && count(ctx, "SELECT count(*) FROM user_mailbox").await? == 0
+    {
+        return Err(InvestigateError::UnknownUser(user));
+    }
+    let subject = match focus {
+        Focus::At(at) => Subject::around(&user, *at, *at, span.reach_hours, format!("given time {}", stamp(*at))),
+        Focus::Span { first, last, what } => Subject::around(&user, *first, *last, span.reach_hours, what.clone()),
+        Focus::MostSuspicious => {
+            let (at, why) = most_suspicious(ctx).await?;
+            Subject::around(&user, at, at, span.reach_hours, why)
+        }
+    };
+    register_context(ctx, &user, context)?;
+
+    let from = subject.start - Duration::days(span.baseline_days);
+    let until = subject.end + Duration::days(span.follow_days);
+    let (start, end, from, until) = (ts(subject.start), ts(subject.end), ts(from), ts(until));
+    let phase = format!("CASE WHEN time < {start} THEN 'baseline' WHEN time <= {end} THEN 'window' ELSE 'after' END");
+    // What the account's successful sign-ins before the window used: the baseline.
+    let scoped = format!("SELECT *, {phase} AS phase FROM user_signins WHERE time >= {from} AND time <= {until}");
+    materialise(ctx, "subject_scope", &scoped).await?;
+    // Who else used the window's addresses, across the whole store: one scan shared by the
+    // campaign and shared-egress questions, and the organisation's own egress: an address
+    // that many accounts sign in from, and that is no Tor exit, VPN or hosting, is not an actor's.
+    let neighbours = format!(
+        "SELECT ip_address, count(DISTINCT user_principal_name) AS users,
+           count(DISTINCT CASE WHEN result_type = 0 THEN user_principal_name END) AS users_signed_in,
+           array_agg(DISTINCT CASE WHEN user_principal_name <> {u} THEN user_principal_name END) AS other_users,
+           array_agg(DISTINCT CASE WHEN user_principal_name <> {u} AND result_type = 0 THEN user_principal_name END) AS others_signed_in,
+           count(*) AS sign_ins
+         FROM signins
+         WHERE ip_address IN (
+           SELECT ip_address FROM subject_scope WHERE phase <> 'baseline'
+           UNION SELECT initiated_by_ip FROM user_audits WHERE time >= {start} AND time <= {until}
+           UNION SELECT client_ip FROM user_mailbox WHERE time >= {start} AND time <= {until}
+           UNION SELECT original_client_ip FROM user_mail WHERE time >= {start} AND time <= {until})
+         GROUP BY ip_address ORDER BY ip_address"
+    );
+    counts.insert(
+        "signins (same addresses, every account)".into(),
+        materialise(ctx, "subject_ip_users", &neighbours).await?,
+    );
+    materialise(
+        ctx,
+        "subject_org_ips",
+        &format!(
+            "SELECT ip_address AS k FROM subject_ip_users
+         WHERE users_signed_in >= {ORG_MIN_ACCOUNTS} AND ip_class(ip_address) NOT IN ('tor_exit', 'vpn', 'hosting')"
+        ),
+    )
+    .await?;
+    let base = "FROM subject_scope WHERE phase = 'baseline' AND result_type = 0";
+    let known = [
+        ("subject_known_ips", format!("SELECT DISTINCT ip_address AS k {base} AND ip_address IS NOT NULL")),
+        ("subject_known_nets", format!("SELECT DISTINCT {NETWORK} AS k {base}")),
+        ("subject_known_countries", format!("SELECT DISTINCT country AS k {base} AND country IS NOT NULL")),
+        ("subject_known_devices", format!("SELECT DISTINCT device_id AS k {base} AND device_id <> ''")),
+        ("subject_known_agents", format!("SELECT DISTINCT user_agent AS k {base} AND user_agent IS NOT NULL")),
+    ];
+    for (table, sql) in &known {
+        materialise(ctx, table, sql).await?;
+    }
+    let signins = format!(
+        "WITH e AS (
+           SELECT s.*,
+             result_type = 0 AS succeeded,
+             {OUTCOME} AS outcome,
+             ip_class(ip_address, asn) AS ip_class,
+             ip_provider(ip_address, asn) AS provider,
+             ua_class(user_agent) AS agent_class,
+             coalesce(array_has(authentication_step_results, 'Correct password'), false)
+               OR result_type IN (500121, 50074, 50076) AS password_correct,
+             ki.k IS NOT NULL AS known_ip,
+             kn.k IS NOT NULL AS known_network,
+             kc.k IS NOT NULL AS known_country,
+             kd.k IS NOT NULL OR (coalesce(device_is_compliant, false) AND coalesce(device_id, '') <> '') AS known_device,
+             ka.k IS NOT NULL AS known_agent,
+             og.k IS NOT NULL AS org_egress,
+             context_explains(user_principal_name, ip_address, country, to_unixtime(time)) AS explained_by
+           FROM subject_scope s
+           LEFT JOIN subject_known_ips ki ON ki.k = s.ip_address
+           LEFT JOIN subject_known_nets kn ON kn.k = coalesce(CAST(s.asn AS VARCHAR), s.ip_address)
+           LEFT JOIN subject_known_countries kc ON kc.k = s.country
+           LEFT JOIN subject_known_devices kd ON kd.k = s.device_id
+           LEFT JOIN subject_known_agents ka ON ka.k = s.user_agent
+           LEFT JOIN subject_org_ips og ON og.k = s.ip_address)
+         SELECT *, phase <> 'baseline' AND NOT known_ip AND NOT known_network AND NOT known_device
+                   AND NOT org_egress AND explained_by IS NULL AS unfamiliar
+         FROM e"
+    );
+    materialise(ctx, "subject_unfamiliar", &signins).await?;
+    let actor = "FROM subject_unfamiliar WHERE unfamiliar AND phase = 'window'";
+    let actor_keys = [
+        ("subject_actor_ips", format!("SELECT DISTINCT ip_address AS k {actor}")),
+        ("subject_actor_nets", format!("SELECT DISTINCT {NETWORK} AS k {actor}")),
+        (
+            "subject_actor_agents",
+            format!("SELECT DISTINCT user_agent AS k {actor} AND NOT known_agent AND user_agent IS NOT NULL"),
+        ),
+    ];
+    for (table, sql) in &actor_keys {
+        materialise(ctx, table, sql).await?;
+    }
+    let signins =
+        "SELECT s.*, unfamiliar AND (phase = 'window' OR ai.k IS NOT NULL OR an.k IS NOT NULL OR aa.k IS NOT NULL) AS foreign
+         FROM subject_unfamiliar s
+         LEFT JOIN subject_actor_ips ai ON ai.k = s.ip_address
+         LEFT JOIN subject_actor_nets an ON an.k = coalesce(CAST(s.asn AS VARCHAR), s.ip_address)
+         LEFT JOIN subject_actor_agents aa ON aa.k = s.user_agent
+         ORDER BY time, record_id";
+    counts.insert("signins".into(), materialise(ctx, "subject_signins", signins).await?);
+    materialise(ctx, "subject_foreign_ips", "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE foreign")
+        .await?;
+    // An address of an audit, mailbox or mail record is foreign when an actor used it to sign
+    // in, or when neither it nor its network (from the databases) signed in in the baseline
+    // and the analyst context does not explain it.
+    let attributed = |table: &str, ip: &str| {
+        format!(
+            "SELECT t.*, {phase} AS phase, ki.k IS NOT NULL AS known_ip,
+               {phase} <> 'baseline' AND coalesce(t.{ip}, '') <> '' AND (fi.k IS NOT NULL
+                 OR (ki.k IS NULL AND kn.k IS NULL AND og.k IS NULL AND context_explains({u}, t.{ip}, ip_country(t.{ip}), to_unixtime(time)) IS NULL)) AS foreign
+             FROM {table} t
+             LEFT JOIN subject_known_ips ki ON ki.k = t.{ip}
+             LEFT JOIN subject_known_nets kn ON kn.k = coalesce(CAST(ip_asn(t.{ip}) AS VARCHAR), t.{ip})
+             LEFT JOIN subject_foreign_ips fi ON fi.k = t.{ip}
+             LEFT JOIN subject_org_ips og ON og.k = t.{ip}
+             WHERE time >= {from} AND time <= {until} ORDER BY time, record_id"
+        )
+    };
+    let others = [
+        ("audits", "subject_audits", "user_audits", "initiated_by_ip"),
+        ("mailbox_activity", "subject_mailbox", "user_mailbox", "client_ip"),
+        ("message_trace", "subject_mail", "user_mail", "original_client_ip"),
+        ("risk_detections", "subject_risk", "user_risk", "ip_address"),
+    ];
+    for (source, table, from_table, ip) in others {
+        counts.insert(source.into(), materialise(ctx, table, &attributed(from_table, ip)).await?);
+    }
+    let summary = format!(
+        "SELECT {u} AS user_principal_name, {start} AS window_start, {end} AS window_end,
+           (SELECT count(DISTINCT date_trunc('day', time)) FROM subject_signins WHERE phase = 'baseline' AND succeeded) AS baseline_days,
+           (SELECT count(*) FROM subject_signins WHERE phase = 'baseline' AND succeeded) AS baseline_successes,
+           (SELECT string_agg(country, ', ') FROM (SELECT country, count(*) AS n FROM subject_signins
+              WHERE phase = 'baseline' AND succeeded AND country <> '' GROUP BY country ORDER BY n DESC, country LIMIT 3)) AS home_countries"
+    );
+    materialise(ctx, "subject", &summary).await?;
+    Ok((subject, counts))
+}
+
+/// Accounts that must sign in successfully from an address for it to count as the
+/// organisation's own egress.
+const ORG_MIN_ACCOUNTS: i64 = 5;
+
+/// A sign-in's network: its ASN, or its address when the export has no ASN.
+const NETWORK: &str = "coalesce(CAST(asn AS VARCHAR), ip_address)";
+
+/// The sign-in's result, as a control or a mistake.
+const OUTCOME: &str = "CASE
+  WHEN result_type = 0 THEN 'success'
+  WHEN result_type BETWEEN 53000 AND 53999 OR result_type BETWEEN 530000 AND 539999 THEN 'conditional_access'
+  WHEN result_type = 50053 THEN 'smart_lockout'
+  WHEN result_type IN (50126, 50055, 50056) THEN 'wrong_password'
+  WHEN result_type = 500121 THEN 'mfa_denied'
+  WHEN result_type IN (50074, 50076, 50079) THEN 'mfa_required'
+  WHEN result_type IN (50034, 50057) THEN 'no_such_user'
+  ELSE 'other_failure' END";
+
+/// Days of an account's history that come before a day it can be judged against.
+const MIN_HISTORY_DAYS: i64 = 3;
+
+/// The moment to centre on when the analyst gives none: the first unusual record of the day
+/// with the most unusual records, where unusual means a risk detection, a sign-in from a
+/// network the account used on at most two days, a failed sign-in, or a change to the account
+/// or its mailbox. Days with at least three days of the account's history before them come
+/// first (a day without a baseline cannot be judged). Ties go to the later day; an account with nothing unusual is looked at
+/// around its last record.
+async fn most_suspicious(ctx: &SessionContext) -> Result<(DateTime<Utc>, String), InvestigateError> {
+    let sql = format!(
+        "WITH nets AS (
+           SELECT coalesce(CAST(asn AS VARCHAR), ip_address) AS net, count(DISTINCT date_trunc('day', time)) AS days
+           FROM user_signins WHERE result_type = 0 GROUP BY 1),
+         scored AS (
+           SELECT s.time, CASE WHEN coalesce(n.days, 0) <= 2 THEN (CASE WHEN s.result_type = 0 THEN 4 ELSE 2 END) ELSE 0 END
+                  + CASE WHEN s.result_type <> 0 THEN 1 ELSE 0 END AS score
+           FROM user_signins s LEFT JOIN nets n ON n.net = coalesce(CAST(s.asn AS VARCHAR), s.ip_address)
+           UNION ALL SELECT time, 5 FROM user_risk
+           UNION ALL SELECT time, 3 FROM user_audits WHERE {CHANGE}
+           UNION ALL SELECT time, 3 FROM user_mailbox WHERE {MAILBOX_CHANGE}),
+         days AS (SELECT date_trunc('day', time) AS day, sum(score) AS score, min(time) AS first FROM scored WHERE score > 0 GROUP BY 1),
+         history AS (SELECT min(time) AS since FROM user_signins WHERE result_type = 0)
+         SELECT first, score FROM days, history
+         ORDER BY coalesce(day >= since + INTERVAL '{MIN_HISTORY_DAYS} days', false) DESC, score DESC, day DESC LIMIT 1"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    if let Some((at, score)) = first_time_and_number(&batches) {
+        return Ok((at, format!("most unusual day (score {score}), from its first unusual record at {}", stamp(at))));
+    }
+    let last = ctx
+        .sql("SELECT max(time) AS first, 0 AS score FROM (SELECT time FROM user_signins UNION ALL SELECT time FROM user_audits UNION ALL SELECT time FROM user_mailbox)")
+        .await?
+        .collect()
+        .await?;
+    let (at, _) = first_time_and_number(&last).ok_or_else(|| InvestigateError::UnknownUser(String::new()))?;
+    Ok((at, format!("nothing unusual found; the account's last record at {}", stamp(at))))
+}
+
+/// Directory activities that change how an account signs in or what it may do.
+pub const CHANGE: &str = "(activity ILIKE '%security info%' OR activity ILIKE '%authentication method%'
+  OR activity ILIKE '%password%' OR activity ILIKE 'Unlock user account%' OR activity ILIKE 'Consent to application%'
+  OR activity ILIKE 'Add member to role%' OR activity ILIKE 'Add eligible member to role%'
+  OR activity ILIKE 'Add app role assignment%' OR activity ILIKE 'Add delegated permission grant%'
+  OR activity ILIKE 'Register device%' OR activity ILIKE '%StrongAuthentication%')";
+
+/// Mailbox operations that change where mail goes or what the account may do.
+pub const MAILBOX_CHANGE: &str = "(operation IN ('New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules', 'Set-Mailbox',
+  'New-TransportRule', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Consent to application.')
+  OR operation ILIKE '%forward%')";
+
+fn register_context(ctx: &SessionContext, user: &str, context: &Context) -> Result<(), InvestigateError> {
+    let explainer: Explainer =
+        context.explainer().map_err(|why| InvestigateError::Context { path: "context".into(), why })?;
+    let explain = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let text = |a: &ArrayRef| datafusion::arrow::compute::cast(a, &DataType::Utf8);
+        let (users, ips, countries) = (text(&arrays[0])?, text(&arrays[1])?, text(&arrays[2])?);
+        let seconds = datafusion::arrow::compute::cast(&arrays[3], &DataType::Int64)?;
+        let (users, ips, countries) = (users.as_string::<i32>(), ips.as_string::<i32>(), countries.as_string::<i32>());
+        let seconds = seconds.as_primitive::<Int64Type>();
+        let out: StringArray = (0..users.len())
+            .map(|i| explainer.explains(users.value(i), valid(ips, i), valid(countries, i), seconds.value(i)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    ctx.register_udf(create_udf(
+        "context_explains",
+        vec![DataType::Utf8, DataType::Utf8, DataType::Utf8, DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(explain),
+    ));
+    let notes: Vec<_> = context.notes_for(user).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+        Field::new("disposition", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let times: TimestampMicrosecondArray = notes
+        .iter()
+        .map(|n| n.time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_micros()))
+        .collect::<TimestampMicrosecondArray>()
+        .with_timezone("UTC");
+    let dispositions: StringArray = notes.iter().map(|n| Some(n.disposition.as_str())).collect();
+    let texts: StringArray = notes.iter().map(|n| Some(n.text.as_str())).collect();
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(times), Arc::new(dispositions), Arc::new(texts)])?;
+    ctx.deregister_table("context_notes")?;
+    ctx.register_table("context_notes", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    Ok(())
+}
+
+fn valid(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Runs `sql`, holds the result in memory as `name` (replacing an earlier one) and returns
+/// its row count.
+async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usize, InvestigateError> {
+    let started = std::time::Instant::now();
+    let fail = |e| InvestigateError::query(name, e);
+    let frame = ctx.sql(sql).await.map_err(fail)?.cache().await.map_err(fail)?;
+    let rows = frame.clone().count().await.map_err(fail)?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, frame.into_view())?;
+    tracing::debug!(table = name, rows, millis = started.elapsed().as_millis() as u64, "gathered");
+    Ok(rows)
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, InvestigateError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let column = datafusion::arrow::compute::cast(batches[0].column(0), &DataType::Int64)?;
+    Ok(column.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0)))
+}
+
+fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)> {
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let times = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+    )
+    .ok()?;
+    let times = times.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+    if times.is_null(0) {
+        return None;
+    }
+    let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;
+    Some((DateTime::from_timestamp_micros(times.value(0))?, number.as_primitive::<Int64Type>().value(0)))
+}
+
+/// A SQL text literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A SQL timestamp literal.
+pub fn ts(t: DateTime<Utc>) -> String {
+    format!("TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

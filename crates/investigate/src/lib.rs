@@ -1,0 +1,83 @@
+//! Investigation: given an account and a moment (or none), Sleuth does what a Tier-2 analyst
+//! does, in order:
+//!
+//! ```text
+//! subject ─► gather (the account's records, baseline, enrichment) ─► ask (runbook questions,
+//! pivoting on what each finds) ─► verdict (fixed rules over the conclusions) ─► report (JSON)
+//! ─► render (Markdown, HTML)
+//! ```
+
+pub mod ask;
+pub mod context;
+pub mod gather;
+pub mod render;
+pub mod report;
+pub mod runbook;
+pub mod subject;
+pub mod verdict;
+
+use std::time::Instant;
+
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+
+pub use context::Context;
+pub use gather::Span;
+pub use report::{Report, SCHEMA_VERSION};
+pub use runbook::Runbook;
+pub use subject::{Focus, Subject};
+pub use verdict::Verdict;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvestigateError {
+    #[error("no sign-in, audit or mailbox record in the store names {0}")]
+    UnknownUser(String),
+    #[error("analyst context {path}: {why}")]
+    Context { path: String, why: String },
+    #[error("runbook question file {file}: {why}")]
+    Runbook { file: String, why: String },
+    #[error("{what}: {source}")]
+    Query { what: String, source: Box<DataFusionError> },
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+}
+
+impl InvestigateError {
+    fn query(what: &str, source: DataFusionError) -> InvestigateError {
+        InvestigateError::Query { what: what.to_owned(), source: Box::new(source) }
+    }
+}
+
+/// What to investigate and with what.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub user: &'a str,
+    pub focus: Focus,
+    pub span: Span,
+    pub context: &'a Context,
+    pub runbook: &'a Runbook,
+}
+
+/// Investigates `request.user` in `ctx` (a store session) and writes the report. The session
+/// gains the subject tables (`subject_*`); a later investigation in the same session replaces
+/// them.
+pub async fn investigate(ctx: &SessionContext, request: &Request<'_>) -> Result<Report, InvestigateError> {
+    let started = Instant::now();
+    let (subject, counts) = gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?;
+    let (answers, facts) = ask::ask_all(ctx, request.runbook).await?;
+    let baseline_days = baseline_days(ctx).await?;
+    let decision = verdict::decide(&facts, &answers, baseline_days);
+    let parts = report::Parts { subject, counts, answers, facts, decision, runbook: request.runbook, duration_ms: 0 };
+    let mut report = report::build(ctx, parts).await?;
+    report.metrics.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+async fn baseline_days(ctx: &SessionContext) -> Result<i64, InvestigateError> {
+    let batches = ctx.sql("SELECT CAST(baseline_days AS BIGINT) FROM subject").await?.collect().await?;
+    let column = &batches[0].column(0);
+    let days = column.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().map_or(0, |a| a.value(0));
+    Ok(days)
+}

@@ -1,0 +1,25 @@
+//! Renderings of a report's JSON: Markdown for a ticket. They read the JSON value, not the
+//! Rust type, so a saved report renders the same as a fresh one. Every string that came from a
+//! log is attacker-controlled and is escaped for the target format.
+
+pub mod markdown;
+
+use serde_json::Value;
+
+/// The text of a JSON value as a person reads it.
+pub(crate) fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn list<'v>(value: &'v Value, key: &str) -> &'v [Value] {
+    value.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+pub(crate) fn field(value: &Value, key: &str) -> String {
+    value.get(key).map(text).unwrap_or_default()
+}

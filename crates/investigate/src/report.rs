@@ -1,0 +1,332 @@
+//! The report: the versioned JSON document (`schema/report.schema.json`) that is the source of
+//! truth; Markdown and HTML render from it. Everything in it is derived from the subject
+//! tables and the answers, in a fixed order, so the same store and subject give the same
+//! report byte for byte, `metrics.duration_ms` aside.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::InvestigateError;
+use crate::ask::{Answer, Pivot};
+use crate::gather::Counts;
+use crate::runbook::{Confidence, Runbook, Technique};
+use crate::subject::Subject;
+use crate::verdict::Decision;
+
+/// Version of the JSON report; raised whenever a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Minutes a Tier-2 analyst spends per question, and per hundred records read, in the estimate
+/// of time saved. Stated in every report beside the estimate.
+const MINUTES_PER_QUESTION: f64 = 8.0;
+const MINUTES_PER_HUNDRED_RECORDS: f64 = 2.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub tags: Vec<String>,
+    pub subject: Subject,
+    pub verdict: String,
+    pub confidence: Confidence,
+    pub escalation: String,
+    pub verdict_reasoning: Vec<String>,
+    pub questions: Vec<Answer>,
+    pub key_pivots: Vec<Pivot>,
+    pub timeline: Vec<Map<String, Value>>,
+    pub iocs: Iocs,
+    pub mitre: Vec<Technique>,
+    pub detection_opportunities: Vec<Opportunity>,
+    pub containment: Vec<String>,
+    pub lessons: Vec<String>,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Iocs {
+    pub ips: Vec<Map<String, Value>>,
+    pub user_agents: Vec<Map<String, Value>>,
+    pub devices: Vec<Map<String, Value>>,
+    pub mail_recipients: Vec<Map<String, Value>>,
+    pub inbox_rules: Vec<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opportunity {
+    pub name: String,
+    pub technique: String,
+    pub tactic: String,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    pub questions_asked: usize,
+    pub records_analyzed: BTreeMap<String, usize>,
+    pub records_total: usize,
+    /// Timing: the one field that differs between runs.
+    pub duration_ms: u64,
+    pub analyst_minutes_saved: f64,
+    pub estimate_assumptions: String,
+}
+
+pub struct Parts<'a> {
+    pub subject: Subject,
+    pub counts: Counts,
+    pub answers: Vec<Answer>,
+    pub facts: BTreeSet<String>,
+    pub decision: Decision,
+    pub runbook: &'a Runbook,
+    pub duration_ms: u64,
+}
+
+pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, InvestigateError> {
+    let Parts { subject, counts, answers, facts, decision, runbook, duration_ms } = parts;
+    let asked: Vec<_> = answers
+        .iter()
+        .filter(|a| a.supported)
+        .filter_map(|a| runbook.questions.iter().find(|q| q.id == a.id))
+        .collect();
+    let mut mitre: Vec<Technique> = asked.iter().flat_map(|q| q.mitre.iter().cloned()).collect();
+    mitre.sort();
+    mitre.dedup();
+    let detection_opportunities = asked
+        .iter()
+        .filter_map(|q| q.detection.as_ref())
+        .map(|d| Opportunity {
+            name: d.name.clone(),
+            technique: d.technique.clone(),
+            tactic: mitre.iter().find(|t| t.id == d.technique).map(|t| t.tactic.clone()).unwrap_or_default(),
+            context: d.context.clone(),
+        })
+        .collect();
+    let mut containment: Vec<String> = Vec::new();
+    let mut lessons: Vec<String> = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
+    let attack = matches!(decision.verdict.name(), "true_positive" | "true_positive_blocked" | "inconclusive");
+    for q in &asked {
+        if attack {
+            for c in &q.containment {
+                if !containment.contains(c) {
+                    containment.push(c.clone());
+                }
+            }
+            if !q.lesson.is_empty() {
+                lessons.push(q.lesson.clone());
+            }
+        }
+        for t in &q.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+    }
+    if !attack {
+        tags.retain(|t| t == "benign");
+        containment.push("None needed; record the disposition and the evidence that explains the activity.".into());
+    }
+    let timeline = rows(ctx, TIMELINE).await?;
+    let iocs = Iocs {
+        ips: rows(ctx, IOC_IPS).await?,
+        user_agents: rows(ctx, IOC_AGENTS).await?,
+        devices: rows(ctx, IOC_DEVICES).await?,
+        mail_recipients: rows(ctx, IOC_RECIPIENTS).await?,
+        inbox_rules: rows(ctx, IOC_RULES).await?,
+    };
+    let records_total = counts.values().sum();
+    let questions_asked = answers.len();
+    let minutes =
+        questions_asked as f64 * MINUTES_PER_QUESTION + records_total as f64 / 100.0 * MINUTES_PER_HUNDRED_RECORDS;
+    let metrics = Metrics {
+        questions_asked,
+        records_analyzed: counts,
+        records_total,
+        duration_ms,
+        analyst_minutes_saved: minutes.round(),
+        estimate_assumptions: format!(
+            "A Tier-2 analyst spends about {MINUTES_PER_QUESTION} minutes per question (query, read, note) and \
+             {MINUTES_PER_HUNDRED_RECORDS} minutes per hundred records read; the estimate is questions × minutes plus \
+             records ÷ 100 × minutes, and varies with the analyst and the tooling."
+        ),
+    };
+    let foreign = iocs.ips.len();
+    let title = title(&decision, &facts, &subject);
+    let summary = format!(
+        "{} ({} confidence) for {}, {} to {} ({}). {} {} unfamiliar source address(es) involved; {} questions asked over {} records. {}",
+        decision.verdict.title(),
+        decision.confidence.name(),
+        subject.user,
+        stamp(subject.start),
+        stamp(subject.end),
+        subject.window_from,
+        decision.reasoning[0],
+        foreign,
+        questions_asked,
+        records_total,
+        decision.verdict.escalation(),
+    );
+    let id = short_hash(&format!("{}|{}|{}", subject.user, stamp(subject.start), stamp(subject.end)));
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        id,
+        title,
+        summary,
+        tags,
+        verdict: decision.verdict.name().to_owned(),
+        confidence: decision.confidence,
+        escalation: decision.verdict.escalation().to_owned(),
+        verdict_reasoning: decision.reasoning,
+        key_pivots: crate::ask::pivots(&answers),
+        subject,
+        questions: answers,
+        timeline,
+        iocs,
+        mitre,
+        detection_opportunities,
+        containment,
+        lessons,
+        metrics,
+    })
+}
+
+fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> String {
+    let has = |f: &str| facts.contains(f);
+    let how = [
+        ("sspr_abused", "self-service recovery abuse"),
+        ("has_token", "session token replay"),
+        ("mail_sent", "mail sent by the actor"),
+        ("actor_changed", "account changed by the actor"),
+        ("campaign", "part of a campaign on several accounts"),
+        ("has_password", "password known to the actor"),
+    ]
+    .iter()
+    .filter(|(f, _)| has(f))
+    .map(|(_, what)| *what)
+    .collect::<Vec<_>>();
+    let what = match decision.verdict.name() {
+        "true_positive" => "Account compromise",
+        "true_positive_blocked" => "Account takeover attempt blocked",
+        "inconclusive" => "Suspicious activity, not settled",
+        "benign_true_positive" => "Real but benign activity",
+        _ => "No compromise: the owner's own activity",
+    };
+    if how.is_empty() {
+        format!("{what}: {}", subject.user)
+    } else {
+        format!("{what}: {} ({})", subject.user, how.join(", "))
+    }
+}
+
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Map<String, Value>>, InvestigateError> {
+    let fail = |e| InvestigateError::query("report", e);
+    let batches = ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
+    let mut rows = sleuth_store::json::rows(&batches).map_err(fail)?;
+    for row in &mut rows {
+        for value in row.values_mut() {
+            if let Value::Array(items) = value {
+                items.retain(|v| !v.is_null());
+                items.sort_by_key(|v| v.to_string());
+                items.dedup();
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// What happened, in order: the window's and the following days' sign-ins that failed or came
+/// from a foreign source (grouped by hour, address, app and outcome), changes to the account
+/// and the mailbox, mail sent from foreign addresses, and risk detections.
+const TIMELINE: &str = "
+SELECT * FROM (
+  SELECT min(time) AS time, max(time) AS last, 'sign-in' AS kind, bool_or(foreign) AS actor,
+         concat(count(*), ' sign-in(s) to ', coalesce(app_display_name, '?'), ': ', outcome,
+                CASE WHEN max(result_type) <> 0 THEN concat(' (', CAST(max(result_type) AS VARCHAR), ')') ELSE '' END,
+                CASE WHEN bool_or(mfa_satisfied_by_token) THEN ', MFA by token claim' ELSE '' END) AS what,
+         ip_address AS ip, max(country) AS country, max(user_agent) AS user_agent, array_agg(record_id) AS records
+  FROM subject_signins
+  WHERE phase <> 'baseline' AND (foreign OR NOT succeeded)
+  GROUP BY date_trunc('hour', time), ip_address, app_display_name, outcome, foreign
+  UNION ALL
+  SELECT time AS time, time AS last, 'directory' AS kind, foreign AS actor, concat(activity, ': ', result, CASE WHEN coalesce(result_reason, '') <> '' THEN concat(' (', result_reason, ')') ELSE '' END),
+         initiated_by_ip AS ip, NULL AS country, user_agent AS user_agent, [record_id] AS records
+  FROM subject_audits WHERE phase <> 'baseline'
+  UNION ALL
+  SELECT min(time), max(time), 'mailbox', bool_or(foreign),
+         concat(operation, CASE WHEN count(*) > 1 THEN concat(' ×', CAST(count(*) AS VARCHAR)) ELSE '' END,
+                CASE WHEN max(rule_name) IS NOT NULL THEN concat(' rule \"', max(rule_name), '\"') ELSE '' END,
+                CASE WHEN max(move_to_folder) IS NOT NULL THEN concat(' → ', max(move_to_folder)) ELSE '' END,
+                CASE WHEN max(forward_to) IS NOT NULL THEN concat(' forwards to ', max(forward_to)) ELSE '' END),
+         client_ip, NULL, max(user_agent), array_agg(record_id)
+  FROM subject_mailbox WHERE phase <> 'baseline' AND (foreign OR operation <> 'MailItemsAccessed')
+    AND (foreign OR operation <> 'Send')
+  GROUP BY date_trunc('hour', time), operation, client_ip, foreign
+  UNION ALL
+  SELECT min(time), max(time), 'mail', true, concat('Mail \"', max(subject), '\" to ', CAST(count(DISTINCT recipient_address) AS VARCHAR), ' recipient(s)'),
+         original_client_ip, NULL, NULL, array_agg(record_id)
+  FROM subject_mail WHERE phase <> 'baseline' AND foreign
+  GROUP BY date_trunc('minute', time), original_client_ip, subject
+  UNION ALL
+  SELECT time AS time, time AS last, 'risk' AS kind, foreign AS actor, concat('Identity Protection: ', risk_event_type, ' (', coalesce(risk_level, '?'), ', ', coalesce(risk_state, '?'), ')'),
+         ip_address AS ip, country AS country, NULL AS user_agent, [record_id] AS records
+  FROM subject_risk WHERE phase <> 'baseline'
+) ORDER BY time, kind, what, ip";
+
+const IOC_IPS: &str = "
+SELECT s.ip_address AS ip, max(s.country) AS country, max(s.city) AS city, max(s.asn) AS asn, max(s.provider) AS provider,
+       max(s.ip_class) AS class, min(s.time) AS first_seen, max(s.time) AS last_seen, count(*) AS sign_ins,
+       sum(CASE WHEN s.succeeded THEN 1 ELSE 0 END) AS successes,
+       coalesce(max(CASE WHEN s.coordinates_valid THEN s.latitude END), max(ip_latitude(s.ip_address))) AS latitude,
+       coalesce(max(CASE WHEN s.coordinates_valid THEN s.longitude END), max(ip_longitude(s.ip_address))) AS longitude,
+       max(n.users) AS accounts_tried
+FROM subject_signins s LEFT JOIN subject_ip_users n ON n.ip_address = s.ip_address
+WHERE s.foreign GROUP BY s.ip_address
+UNION ALL
+SELECT ip, max(ip_country(ip)), max(ip_city(ip)), max(ip_asn(ip)), max(ip_provider(ip)), max(ip_class(ip)), min(time), max(time), 0, 0,
+       max(ip_latitude(ip)), max(ip_longitude(ip)), NULL
+FROM (SELECT initiated_by_ip AS ip, time FROM subject_audits WHERE foreign
+      UNION ALL SELECT client_ip, time FROM subject_mailbox WHERE foreign
+      UNION ALL SELECT original_client_ip, time FROM subject_mail WHERE foreign)
+WHERE ip NOT IN (SELECT ip_address FROM subject_signins WHERE foreign)
+GROUP BY ip
+ORDER BY first_seen, ip";
+
+const IOC_AGENTS: &str = "
+SELECT user_agent, max(agent_class) AS class, count(*) AS sign_ins, min(time) AS first_seen
+FROM subject_signins WHERE foreign AND coalesce(user_agent, '') <> '' GROUP BY user_agent ORDER BY first_seen, user_agent";
+
+const IOC_DEVICES: &str = "
+SELECT coalesce(nullif(device_name, ''), '(unregistered)') AS device, device_os AS os, device_browser AS browser,
+       count(*) AS sign_ins, min(time) AS first_seen
+FROM subject_signins WHERE foreign GROUP BY 1, 2, 3 ORDER BY first_seen, device, os, browser";
+
+const IOC_RECIPIENTS: &str = "
+SELECT recipient_address AS recipient, count(*) AS messages, array_agg(DISTINCT subject) AS subjects, min(time) AS first_seen
+FROM subject_mail WHERE foreign GROUP BY recipient_address ORDER BY first_seen, recipient";
+
+const IOC_RULES: &str = "
+SELECT rule_name, operation, move_to_folder, forward_to, rule_keywords, client_ip, time
+FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL) ORDER BY time, record_id";
+
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn short_hash(text: &str) -> String {
+    // FNV-1a: stable across runs and platforms, enough to name a report.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
