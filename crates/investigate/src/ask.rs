@@ -75,7 +75,7 @@ pub async fn ask_all(
 async fn ask(ctx: &SessionContext, q: &Question) -> Result<Answer, InvestigateError> {
     let mut queries = Vec::new();
     for query in &q.queries {
-        let rows = rows(ctx, &q.id, &query.sql).await?;
+        let rows = rows(ctx, &format!("question {}", q.id), &query.sql).await?;
         queries.push(QueryRun { source: query.source.clone(), asks: query.asks.clone(), records: rows.len() });
     }
     let mut found = BTreeSet::new();
@@ -83,7 +83,7 @@ async fn ask(ctx: &SessionContext, q: &Question) -> Result<Answer, InvestigateEr
     let mut resolutions = Vec::new();
     let mut decisive: Option<Stance> = None;
     for rule in &q.evidence {
-        for row in rows(ctx, &q.id, &rule.sql).await? {
+        for row in rows(ctx, &format!("question {}", q.id), &rule.sql).await? {
             evidence.push(item(rule, &row));
             resolutions.push(fill(&rule.resolution, &row));
             if !rule.sets.is_empty() {
@@ -190,8 +190,13 @@ fn show(value: &Value) -> String {
     }
 }
 
-async fn rows(ctx: &SessionContext, question: &str, sql: &str) -> Result<Vec<Map<String, Value>>, InvestigateError> {
-    let fail = |e| InvestigateError::query(&format!("question {question}"), e);
+/// The rows of `sql` as JSON objects; errors name `what` asked.
+pub(crate) async fn rows(
+    ctx: &SessionContext,
+    what: &str,
+    sql: &str,
+) -> Result<Vec<Map<String, Value>>, InvestigateError> {
+    let fail = |e| InvestigateError::query(what, e);
     let batches = ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
     sleuth_store::json::rows(&batches).map_err(fail)
 }

@@ -37,6 +37,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::InvestigateError;
 use crate::context::{Context, Explainer};
+use crate::report::stamp;
 use crate::subject::{Focus, Subject};
 
 /// How much history the baseline covers and how long after the window actions are followed.
@@ -296,7 +297,7 @@ async fn most_suspicious(ctx: &SessionContext) -> Result<(DateTime<Utc>, String)
         .await?
         .collect()
         .await?;
-    let (at, _) = first_time_and_number(&last).ok_or_else(|| InvestigateError::UnknownUser(String::new()))?;
+    let (at, _) = first_time_and_number(&last).expect("gather checked that the account has records");
     Ok((at, format!("nothing unusual found; the account's last record at {}", stamp(at))))
 }
 
@@ -370,7 +371,8 @@ async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usiz
     Ok(rows)
 }
 
-async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, InvestigateError> {
+/// The first cell of `sql`'s result as a number (0 when absent).
+pub(crate) async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, InvestigateError> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let column = datafusion::arrow::compute::cast(batches[0].column(0), &DataType::Int64)?;
     Ok(column.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0)))
@@ -399,8 +401,4 @@ pub fn literal(text: &str) -> String {
 /// A SQL timestamp literal.
 pub fn ts(t: DateTime<Utc>) -> String {
     format!("TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
-}
-
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

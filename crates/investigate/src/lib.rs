@@ -67,17 +67,10 @@ pub async fn investigate(ctx: &SessionContext, request: &Request<'_>) -> Result<
     let started = Instant::now();
     let (subject, counts) = gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?;
     let (answers, facts) = ask::ask_all(ctx, request.runbook).await?;
-    let baseline_days = baseline_days(ctx).await?;
+    let baseline_days = gather::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?;
     let decision = verdict::decide(&facts, &answers, baseline_days);
     let parts = report::Parts { subject, counts, answers, facts, decision, runbook: request.runbook, duration_ms: 0 };
     let mut report = report::build(ctx, parts).await?;
     report.metrics.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
-}
-
-async fn baseline_days(ctx: &SessionContext) -> Result<i64, InvestigateError> {
-    let batches = ctx.sql("SELECT CAST(baseline_days AS BIGINT) FROM subject").await?.collect().await?;
-    let column = &batches[0].column(0);
-    let days = column.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().map_or(0, |a| a.value(0));
-    Ok(days)
 }

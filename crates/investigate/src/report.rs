@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::InvestigateError;
@@ -15,7 +15,7 @@ use crate::ask::{Answer, Pivot};
 use crate::gather::Counts;
 use crate::runbook::{Confidence, Runbook, Technique};
 use crate::subject::Subject;
-use crate::verdict::Decision;
+use crate::verdict::{Decision, Verdict};
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -57,7 +57,7 @@ pub struct Iocs {
     pub inbox_rules: Vec<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Opportunity {
     pub name: String,
     pub technique: String,
@@ -109,7 +109,8 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
     let mut containment: Vec<String> = Vec::new();
     let mut lessons: Vec<String> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
-    let attack = matches!(decision.verdict.name(), "true_positive" | "true_positive_blocked" | "inconclusive");
+    let attack =
+        matches!(decision.verdict, Verdict::TruePositive | Verdict::TruePositiveBlocked | Verdict::Inconclusive);
     for q in &asked {
         if attack {
             for c in &q.containment {
@@ -209,12 +210,12 @@ fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> St
     .filter(|(f, _)| has(f))
     .map(|(_, what)| *what)
     .collect::<Vec<_>>();
-    let what = match decision.verdict.name() {
-        "true_positive" => "Account compromise",
-        "true_positive_blocked" => "Account takeover attempt blocked",
-        "inconclusive" => "Suspicious activity, not settled",
-        "benign_true_positive" => "Real but benign activity",
-        _ => "No compromise: the owner's own activity",
+    let what = match decision.verdict {
+        Verdict::TruePositive => "Account compromise",
+        Verdict::TruePositiveBlocked => "Account takeover attempt blocked",
+        Verdict::Inconclusive => "Suspicious activity, not settled",
+        Verdict::BenignTruePositive => "Real but benign activity",
+        Verdict::FalsePositive => "No compromise: the owner's own activity",
     };
     if how.is_empty() {
         format!("{what}: {}", subject.user)
@@ -223,17 +224,14 @@ fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> St
     }
 }
 
+/// The rows of a report query, lists without nulls or duplicates and in a fixed order.
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Map<String, Value>>, InvestigateError> {
-    let fail = |e| InvestigateError::query("report", e);
-    let batches = ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
-    let mut rows = sleuth_store::json::rows(&batches).map_err(fail)?;
-    for row in &mut rows {
-        for value in row.values_mut() {
-            if let Value::Array(items) = value {
-                items.retain(|v| !v.is_null());
-                items.sort_by_key(|v| v.to_string());
-                items.dedup();
-            }
+    let mut rows = crate::ask::rows(ctx, "report", sql).await?;
+    for value in rows.iter_mut().flat_map(|row| row.values_mut()) {
+        if let Value::Array(items) = value {
+            items.retain(|v| !v.is_null());
+            items.sort_by_key(|v| v.to_string());
+            items.dedup();
         }
     }
     Ok(rows)
