@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::InvestigateError;
-use crate::runbook::{Confidence, EvidenceRule, Group, Question, Runbook, Stance};
+use crate::runbook::{Confidence, EvidenceRule, Group, Question, Runbook, Stage, Stance};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueryRun {
@@ -36,6 +36,9 @@ pub struct Answer {
     pub id: String,
     pub title: String,
     pub group: Group,
+    /// The incident report's section for its findings, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
     /// The facts this question waited for (empty: asked in every investigation).
     pub asked_because: Vec<String>,
     pub queries: Vec<QueryRun>,
@@ -119,6 +122,7 @@ async fn ask(ctx: &SessionContext, q: &Question) -> Result<Answer, InvestigateEr
         id: q.id.clone(),
         title: q.title.clone(),
         group: q.group,
+        stage: q.stage,
         asked_because: q.when.clone(),
         queries,
         evidence,

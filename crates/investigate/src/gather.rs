@@ -380,8 +380,20 @@ pub(crate) async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, Invest
 
 fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)> {
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;
+    Some((first_timestamp(batch, 0)?, number.as_primitive::<Int64Type>().value(0)))
+}
+
+/// The two timestamps of a one-row result such as `SELECT min(time), max(time) ...`; none when
+/// it has no rows or nulls.
+pub(crate) fn time_range(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    Some((first_timestamp(batch, 0)?, first_timestamp(batch, 1)?))
+}
+
+fn first_timestamp(batch: &RecordBatch, column: usize) -> Option<DateTime<Utc>> {
     let times = datafusion::arrow::compute::cast(
-        batch.column(0),
+        batch.column(column),
         &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
     )
     .ok()?;
@@ -389,8 +401,7 @@ fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)
     if times.is_null(0) {
         return None;
     }
-    let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;
-    Some((DateTime::from_timestamp_micros(times.value(0))?, number.as_primitive::<Int64Type>().value(0)))
+    DateTime::from_timestamp_micros(times.value(0))
 }
 
 /// A SQL text literal.

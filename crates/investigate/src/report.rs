@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::InvestigateError;
 use crate::ask::{Answer, Pivot};
-use crate::gather::Counts;
+use crate::gather::{Counts, literal, ts};
 use crate::runbook::{Confidence, Runbook, Technique};
 use crate::subject::Subject;
 use crate::verdict::{Decision, Verdict};
@@ -41,11 +41,20 @@ pub struct Report {
     pub key_pivots: Vec<Pivot>,
     pub timeline: Vec<Map<String, Value>>,
     pub iocs: Iocs,
+    /// Where the account's sign-ins came from (the log's coordinates, else the IP database's),
+    /// by place and by who: `baseline`, `owner` (window and after) or `actor` (foreign).
+    pub locations: Vec<Map<String, Value>>,
+    /// The actor's sign-ins one by one (the first [`ACTOR_SIGN_INS_SHOWN`]), as an incident
+    /// report lists them: user agent, resource, address, place, status, MFA result.
+    pub actor_sign_ins: Vec<Map<String, Value>>,
     pub mitre: Vec<Technique>,
     pub detection_opportunities: Vec<Opportunity>,
     pub containment: Vec<String>,
     pub lessons: Vec<String>,
     pub metrics: Metrics,
+    /// Every record that evidence or the timeline cites, as the export gave it: `record_id`,
+    /// `table`, `time`, `source_file` and `raw` (the original record as JSON text).
+    pub records: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,6 +142,7 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         containment.push("None needed; record the disposition and the evidence that explains the activity.".into());
     }
     let timeline = rows(ctx, TIMELINE).await?;
+    let records = cited_records(ctx, &answers, &timeline).await?;
     let iocs = Iocs {
         ips: rows(ctx, IOC_IPS).await?,
         user_agents: rows(ctx, IOC_AGENTS).await?,
@@ -140,6 +150,8 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         mail_recipients: rows(ctx, IOC_RECIPIENTS).await?,
         inbox_rules: rows(ctx, IOC_RULES).await?,
     };
+    let locations = rows(ctx, LOCATIONS).await?;
+    let actor_sign_ins = rows(ctx, &format!("{ACTOR_SIGN_INS} LIMIT {ACTOR_SIGN_INS_SHOWN}")).await?;
     let records_total = counts.values().sum();
     let questions_asked = answers.len();
     let minutes =
@@ -188,13 +200,65 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         questions: answers,
         timeline,
         iocs,
+        locations,
+        actor_sign_ins,
         mitre,
         detection_opportunities,
         containment,
         lessons,
         metrics,
+        records,
     })
 }
+
+/// The store's own rows for every record id that an evidence item or a timeline entry cites,
+/// in time order. The subject tables say which table and time each id has; the raw text is
+/// then read from the store within that time range only.
+async fn cited_records(
+    ctx: &SessionContext,
+    answers: &[Answer],
+    timeline: &[Map<String, Value>],
+) -> Result<Vec<Map<String, Value>>, InvestigateError> {
+    let evidence = answers.iter().flat_map(|a| &a.evidence).flat_map(|e| e.records.iter().cloned());
+    let listed = timeline
+        .iter()
+        .filter_map(|t| t.get("records").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_owned));
+    let ids: BTreeSet<String> = evidence.chain(listed).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = ids.iter().map(|id| literal(id)).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    for (subject_table, table) in SOURCES {
+        let cited = format!("FROM {subject_table} WHERE record_id IN ({ids})");
+        let range = format!("SELECT min(time), max(time) {cited}");
+        let frame = ctx.sql(&range).await.map_err(|e| InvestigateError::query("cited records", e))?;
+        let batches = frame.collect().await.map_err(|e| InvestigateError::query("cited records", e))?;
+        let Some((first, last)) = crate::gather::time_range(&batches) else { continue };
+        parts.push(format!(
+            "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table}
+             WHERE time >= {} AND time <= {} AND record_id IN (SELECT record_id {cited})",
+            ts(first),
+            ts(last)
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT DISTINCT * FROM ({}) ORDER BY time, record_id, \"table\"", parts.join(" UNION ALL "));
+    crate::ask::rows(ctx, "cited records", &sql).await
+}
+
+/// Each subject table and the store table its rows come from.
+const SOURCES: [(&str, &str); 5] = [
+    ("subject_signins", "signins"),
+    ("subject_audits", "audits"),
+    ("subject_mailbox", "mailbox_activity"),
+    ("subject_mail", "message_trace"),
+    ("subject_risk", "risk_detections"),
+];
 
 fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> String {
     let has = |f: &str| facts.contains(f);
@@ -293,6 +357,30 @@ FROM (SELECT initiated_by_ip AS ip, time FROM subject_audits WHERE foreign
 WHERE ip NOT IN (SELECT ip_address FROM subject_signins WHERE foreign)
 GROUP BY ip
 ORDER BY first_seen, ip";
+
+const LOCATIONS: &str = "
+SELECT round(lat, 1) AS latitude, round(lon, 1) AS longitude, max(country) AS country, max(city) AS city, who,
+       count(*) AS sign_ins, sum(CASE WHEN succeeded THEN 1 ELSE 0 END) AS successes,
+       count(DISTINCT ip_address) AS addresses
+FROM (SELECT coalesce(CASE WHEN coordinates_valid THEN latitude END, ip_latitude(ip_address)) AS lat,
+             coalesce(CASE WHEN coordinates_valid THEN longitude END, ip_longitude(ip_address)) AS lon,
+             country, city, succeeded, ip_address,
+             CASE WHEN foreign THEN 'actor' WHEN phase = 'baseline' THEN 'baseline' ELSE 'owner' END AS who
+      FROM subject_signins)
+WHERE lat IS NOT NULL AND lon IS NOT NULL
+GROUP BY round(lat, 1), round(lon, 1), who
+ORDER BY who, latitude, longitude";
+
+/// How many of the actor's sign-ins a report lists one by one; the IOCs count them all.
+pub const ACTOR_SIGN_INS_SHOWN: usize = 200;
+
+const ACTOR_SIGN_INS: &str = "
+SELECT time, user_agent, app_display_name AS app, resource_display_name AS resource, ip_address AS ip,
+       concat_ws(', ', nullif(city, ''), nullif(state, ''), nullif(country, '')) AS location, outcome AS status, result_type,
+       CASE WHEN mfa_satisfied_by_token THEN 'MFA requirement satisfied by claim in the token'
+            ELSE coalesce(nullif(mfa_auth_method, ''), nullif(mfa_auth_detail, '')) END AS mfa_result,
+       authentication_requirement AS requirement, record_id
+FROM subject_signins WHERE foreign ORDER BY time, record_id";
 
 const IOC_AGENTS: &str = "
 SELECT user_agent, max(agent_class) AS class, count(*) AS sign_ins, min(time) AS first_seen

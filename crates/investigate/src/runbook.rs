@@ -8,6 +8,9 @@
 //! order = 80                       # questions are considered in this order
 //! title = "Did anything actually stop it?"
 //! group = "pivot"                  # pivot | routine (routine checks are shown grouped)
+//! stage = "root_cause"             # optional: the incident report's section for its findings
+//!                                  # (initial_access | actions | persistence | scope |
+//!                                  #  root_cause | containment)
 //! when = ["actor_attempted"]       # facts that must hold before it is asked (pivots)
 //! unless = []                      # facts that must not hold
 //! supported = "Security Controls Blocked Violation"
@@ -41,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::InvestigateError;
 
 /// The built-in questions, compiled into the binary.
-const BUILT_IN: [(&str, &str); 14] = [
+const BUILT_IN: [(&str, &str); 15] = [
     ("triage.toml", include_str!("questions/triage.toml")),
     ("normal-work.toml", include_str!("questions/normal-work.toml")),
     ("role-scope.toml", include_str!("questions/role-scope.toml")),
@@ -56,6 +59,7 @@ const BUILT_IN: [(&str, &str); 14] = [
     ("mailbox.toml", include_str!("questions/mailbox.toml")),
     ("mail-sent.toml", include_str!("questions/mail-sent.toml")),
     ("campaign.toml", include_str!("questions/campaign.toml")),
+    ("containment-done.toml", include_str!("questions/containment-done.toml")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -103,6 +107,24 @@ pub enum Group {
     Routine,
 }
 
+/// The section of the incident report (seed 003's shape) a question's findings belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// How the actor got in: attempts and successes.
+    InitialAccess,
+    /// What the actor did with the access: mailbox, mail.
+    Actions,
+    /// What the actor changed to keep access.
+    Persistence,
+    /// Who else is touched.
+    Scope,
+    /// Why the controls let it happen: what the actor holds.
+    RootCause,
+    /// What has already been done about it.
+    Containment,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
@@ -110,6 +132,8 @@ pub struct Question {
     pub order: u32,
     pub title: String,
     pub group: Group,
+    #[serde(default)]
+    pub stage: Option<Stage>,
     #[serde(default)]
     pub when: Vec<String>,
     #[serde(default)]

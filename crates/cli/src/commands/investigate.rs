@@ -64,8 +64,14 @@ pub struct InvestigateArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// The versioned report (crates/investigate/schema/report.schema.json).
     Json,
+    /// Markdown for a ticket, laid out like seed 000.
     Md,
+    /// One self-contained page: timeline and map drawn, evidence linked to the raw records.
+    Html,
+    /// An incident report in Markdown, shaped like seed 003.
+    Incident,
 }
 
 impl Format {
@@ -73,7 +79,20 @@ impl Format {
         match self {
             Format::Json => "json",
             Format::Md => "md",
+            Format::Html => "html",
+            Format::Incident => "incident.md",
         }
+    }
+
+    /// The report (as its JSON value) in this format.
+    pub fn render(self, report: &serde_json::Value) -> anyhow::Result<String> {
+        use sleuth_investigate::render::{html, incident, markdown};
+        Ok(match self {
+            Format::Json => serde_json::to_string_pretty(report)? + "\n",
+            Format::Md => markdown::render(report),
+            Format::Html => html::render(report),
+            Format::Incident => incident::render(report),
+        })
     }
 }
 
@@ -162,10 +181,7 @@ async fn subjects(
 }
 
 fn render(report: &Report, format: Format) -> anyhow::Result<String> {
-    Ok(match format {
-        Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Md => sleuth_investigate::render::markdown::render(&serde_json::to_value(report)?),
-    })
+    format.render(&serde_json::to_value(report)?)
 }
 
 fn write_all(reports: &[Report], format: Format, dir: Option<&Path>) -> anyhow::Result<()> {

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::investigate::Format;
 
-/// Render a saved investigation report (`sleuth investigate --format json`) as Markdown, or
-/// re-print it as JSON. Log-derived text is escaped for the target format.
+/// Render a saved investigation report (`sleuth investigate --format json`) as Markdown, HTML
+/// or an incident report, or re-print it as JSON. Log-derived text is escaped for the target
+/// format.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The report's JSON file.
@@ -37,10 +38,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if report.get("questions").and_then(Value::as_array).is_none() {
         bail!("{name} is not an investigation report (no questions)");
     }
-    let out = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Md => sleuth_investigate::render::markdown::render(&report),
-    };
+    let out = args.format.render(&report)?;
     match &args.output {
         Some(path) => std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().lock().write_all(out.as_bytes())?,

@@ -183,3 +183,175 @@ fn an_account_the_store_never_saw_is_named_in_the_error() {
     assert_eq!(code, 2);
     assert!(err.contains("nobody@nowhere.example") && err.contains("no sign-in"), "{err}");
 }
+
+/// The report schema (crates/investigate/schema/report.schema.json), compiled once.
+fn schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
+    static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../investigate/schema/report.schema.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let url = schema["$id"].as_str().unwrap().to_owned();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(&url, schema).unwrap();
+        let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{e:#}"));
+        (schemas, index)
+    })
+}
+
+#[test]
+fn every_story_report_follows_the_published_json_schema() {
+    let (schemas, index) = schema();
+    for s in demo().manifest["stories"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let (_, report) = investigated(id);
+        if let Err(e) = schemas.validate(&report, *index) {
+            panic!("{id}: {e:#}");
+        }
+    }
+    // The schema has teeth: what a consumer relies on is checked.
+    let (_, mut report) = investigated("token-theft-bec");
+    report["verdict"] = Value::from("probably_fine");
+    assert!(schemas.validate(&report, *index).is_err(), "an unknown verdict is refused");
+    let (_, mut report) = investigated("token-theft-bec");
+    report.as_object_mut().unwrap().remove("metrics");
+    assert!(schemas.validate(&report, *index).is_err(), "a report without metrics is refused");
+    let (_, mut report) = investigated("token-theft-bec");
+    report["questions"][0]["evidence"][0]["confidence"] = Value::from("certain");
+    assert!(schemas.validate(&report, *index).is_err(), "confidence is one of four words");
+}
+
+#[test]
+fn every_record_the_evidence_cites_is_in_the_report_as_the_export_gave_it() {
+    let (_, r) = investigated("token-theft-bec");
+    let records = r["records"].as_array().unwrap();
+    let ids: std::collections::BTreeSet<&str> = records.iter().map(|x| x["record_id"].as_str().unwrap()).collect();
+    let cited: Vec<&str> = r["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|q| q["evidence"].as_array().unwrap())
+        .flat_map(|e| e["records"].as_array().unwrap())
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    assert!(!cited.is_empty());
+    let missing: Vec<&&str> = cited.iter().filter(|id| !ids.contains(**id)).collect();
+    assert!(missing.is_empty(), "cited but not included: {missing:?}");
+    let agent = records
+        .iter()
+        .filter(|x| x["table"] == "signins")
+        .find(|x| x["raw"].as_str().unwrap().contains("node-fetch"))
+        .expect("the token replay's raw sign-in");
+    let raw: Value = serde_json::from_str(agent["raw"].as_str().unwrap()).expect("raw is the record's JSON");
+    assert!(raw.is_object() && agent["source_file"].as_str().unwrap().contains("signins"), "{agent}");
+}
+
+#[test]
+fn seed_003_the_incident_report_mode_holds_the_seeds_sections() {
+    intel_dir();
+    let s = story("token-theft-bec");
+    let user = s["user"].as_str().unwrap();
+    let (code, md, err) = run(&[
+        "investigate",
+        "--store",
+        path(&demo().store),
+        "--user",
+        user,
+        "--at",
+        s["start"].as_str().unwrap(),
+        "-f",
+        "incident",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let sections = [
+        "| Affected user | ",
+        "| Incident type | Business Email Compromise (BEC): session token theft",
+        "## Incident description",
+        "## Initial access",
+        "## Reconnaissance and actions on the mailbox",
+        "### Mails sent and recipients",
+        "## Persistence",
+        "## Root cause",
+        "## Containment",
+        "### Done, as the logs record it",
+        "### Advised",
+        "## Corrective and preventive measures",
+    ];
+    let mut at = 0;
+    for section in sections {
+        let found = md[at..].find(section).unwrap_or_else(|| panic!("{section} missing or out of order:\n{md}"));
+        at += found;
+    }
+    let access = &md[md.find("## Initial access").unwrap()..md.find("## Reconnaissance").unwrap()];
+    assert!(
+        access.contains("| node-fetch/1.0") && access.contains("MFA requirement satisfied by claim in the token"),
+        "{access}"
+    );
+    for ip in s["ips"].as_array().unwrap() {
+        assert!(md.contains(ip.as_str().unwrap()), "story address {ip} missing");
+    }
+    let mails = &md[md.find("### Mails sent").unwrap()..md.find("## Persistence").unwrap()];
+    for recipient in s["related_users"].as_array().unwrap() {
+        assert!(mails.contains(&recipient.as_str().unwrap().replace('_', "\\_")), "recipient {recipient}:\n{mails}");
+    }
+    let root = &md[md.find("## Root cause").unwrap()..md.find("## Containment").unwrap()];
+    assert!(root.contains("Session Token Replayed"), "{root}");
+    assert!(md.contains("Revoke"), "containment advised");
+}
+
+#[test]
+fn analyst_context_documents_an_attack_as_authorised_testing() {
+    intel_dir();
+    let s = story("credential-stuffing");
+    let user = s["user"].as_str().unwrap();
+    let start = s["start"].as_str().unwrap();
+    let dir = temp();
+    let context = dir.path().join("context.toml");
+    let networks: String = s["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ip| {
+            format!(
+                "[[networks]]\ncidr = \"{}/32\"\nlabel = \"Red team RT-12\"\nkind = \"authorised_testing\"\n\n",
+                ip.as_str().unwrap()
+            )
+        })
+        .collect();
+    let note = format!(
+        "[[notes]]\nuser = \"{}\"\ntime = \"{start}\"\ndisposition = \"benign\"\ntext = \"Red team engagement RT-12: authorised password attack on this account\"\n",
+        user.to_uppercase()
+    );
+    std::fs::write(&context, format!("{networks}{note}")).unwrap();
+    let store = path(&demo().store);
+    let (code, out, err) = run(&[
+        "investigate",
+        "--store",
+        store,
+        "--user",
+        user,
+        "--at",
+        start,
+        "--context",
+        path(&context),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, 0, "a documented benign activity is no finding: {err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "benign_true_positive", "{}", r["verdict_reasoning"]);
+    assert_eq!(conclusion(&r, "triage"), "Documented as Requiring No Action");
+    let triage = evidence_of(&r, "triage").join("\n");
+    assert!(
+        triage.contains("Red team engagement RT-12")
+            && triage.contains("covered by the analyst context: Red team RT-12"),
+        "{triage}"
+    );
+    let (_, without) = investigated("credential-stuffing");
+    assert_eq!(without["verdict"], "true_positive", "the same story without the context");
+
+    std::fs::write(&context, "[[networks]]\ncidr = \"10.0.0.0/33\"\nlabel = \"x\"\n").unwrap();
+    let (code, _, err) = run(&["investigate", "--store", store, "--user", user, "--context", path(&context)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("context.toml") && err.contains("10.0.0.0/33"), "{err}");
+}

@@ -9,6 +9,7 @@ mod hunt;
 mod intel;
 mod investigate;
 mod online;
+mod report_html;
 mod rules;
 mod samples;
 mod store;

@@ -218,7 +218,7 @@ fn question(w: &mut String, q: &Value, number: usize, level: usize) {
     let _ = writeln!(w, "\n**Conclusion:** {} · _not_ {}\n", e(q, "conclusion"), e(q, "alternative"));
 }
 
-fn table(w: &mut String, rows: &[Value], title: &str, columns: &[&str]) {
+pub(crate) fn table(w: &mut String, rows: &[Value], title: &str, columns: &[&str]) {
     if rows.is_empty() {
         return;
     }
@@ -230,7 +230,7 @@ fn table(w: &mut String, rows: &[Value], title: &str, columns: &[&str]) {
     let _ = writeln!(w);
 }
 
-fn numbered(w: &mut String, title: &str, items: &[Value]) {
+pub(crate) fn numbered(w: &mut String, title: &str, items: &[Value]) {
     if items.is_empty() {
         return;
     }

@@ -1,7 +1,10 @@
-//! Renderings of a report's JSON: Markdown for a ticket. They read the JSON value, not the
+//! Renderings of a report's JSON: Markdown for a ticket, HTML for a browser, and the
+//! incident report (seed 003's shape) in Markdown. They read the JSON value, not the
 //! Rust type, so a saved report renders the same as a fresh one. Every string that came from a
 //! log is attacker-controlled and is escaped for the target format.
 
+pub mod html;
+pub mod incident;
 pub mod markdown;
 
 use serde_json::Value;
