@@ -11,12 +11,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::markdown::{escape, numbered, table};
+use super::markdown::{e, escape, mitre, numbered, table};
 use super::{field, list, text};
-
-fn e(value: &Value, key: &str) -> String {
-    escape(&field(value, key))
-}
 
 pub fn render(report: &Value) -> String {
     let mut md = String::new();
@@ -172,14 +168,7 @@ pub fn render(report: &Value) -> String {
         let _ = writeln!(w, "- {}", escape(&text(l)));
     }
     let _ = writeln!(w);
-    let mitre = list(report, "mitre");
-    if !mitre.is_empty() {
-        let _ = writeln!(w, "## MITRE ATT&CK\n");
-        for t in mitre {
-            let _ = writeln!(w, "- {} {} ({})", e(t, "id"), e(t, "name"), e(t, "tactic"));
-        }
-        let _ = writeln!(w);
-    }
+    mitre(w, report);
     let _ = writeln!(w, "## Change log\n\n| revision | source | note |\n|---|---|---|");
     let _ = writeln!(
         w,

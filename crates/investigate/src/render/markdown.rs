@@ -30,7 +30,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn e(value: &Value, key: &str) -> String {
+/// A report field's text, escaped.
+pub(crate) fn e(value: &Value, key: &str) -> String {
     escape(&field(value, key))
 }
 
@@ -156,14 +157,7 @@ pub fn render(report: &Value) -> String {
         }
         let _ = writeln!(w);
     }
-    let mitre = list(report, "mitre");
-    if !mitre.is_empty() {
-        let _ = writeln!(w, "## MITRE ATT&CK\n");
-        for t in mitre {
-            let _ = writeln!(w, "- {} {} ({})", e(t, "id"), e(t, "name"), e(t, "tactic"));
-        }
-        let _ = writeln!(w);
-    }
+    mitre(w, report);
     numbered(w, "Verdict reasoning", list(report, "verdict_reasoning"));
     numbered(w, "Lessons", list(report, "lessons"));
     numbered(w, "Containment", list(report, "containment"));
@@ -226,6 +220,19 @@ pub(crate) fn table(w: &mut String, rows: &[Value], title: &str, columns: &[&str
     for row in rows {
         let cells: Vec<String> = columns.iter().map(|c| e(row, c)).collect();
         let _ = writeln!(w, "| {} |", cells.join(" | "));
+    }
+    let _ = writeln!(w);
+}
+
+/// The report's MITRE ATT&CK techniques, one per line.
+pub(crate) fn mitre(w: &mut String, report: &Value) {
+    let techniques = list(report, "mitre");
+    if techniques.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## MITRE ATT&CK\n");
+    for t in techniques {
+        let _ = writeln!(w, "- {} {} ({})", e(t, "id"), e(t, "name"), e(t, "tactic"));
     }
     let _ = writeln!(w);
 }
