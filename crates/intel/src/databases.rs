@@ -3,6 +3,7 @@
 //! from the ip-location-db CSV (or a GeoLite2 ASN file), and provider ranges (hosting, CDN,
 //! VPN, Tor exits, crawlers) from the iporigin range file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -18,20 +19,49 @@ pub struct Place {
     /// ISO 3166-1 alpha-2, upper case; empty when unknown.
     #[serde(rename = "c")]
     pub country: String,
-    #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "r", default)]
     pub region: String,
-    #[serde(rename = "t", default, skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "t", default)]
     pub city: String,
-    #[serde(rename = "la", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "la", default)]
     pub latitude: Option<f64>,
-    #[serde(rename = "lo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "lo", default)]
     pub longitude: Option<f64>,
     /// Radius, km, within which the address really is (see [`CITY_ACCURACY_KM`]).
     #[serde(rename = "a")]
     pub accuracy_km: f64,
 }
 
+/// A [`Place`] read where it lies in the table, its names borrowed rather than copied (unless
+/// the stored text escapes a character): what lookups return, row after row.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PlaceRef<'a> {
+    #[serde(rename = "c", borrow)]
+    pub country: Cow<'a, str>,
+    #[serde(rename = "r", default, borrow)]
+    pub region: Cow<'a, str>,
+    #[serde(rename = "t", default, borrow)]
+    pub city: Cow<'a, str>,
+    #[serde(rename = "la", default)]
+    pub latitude: Option<f64>,
+    #[serde(rename = "lo", default)]
+    pub longitude: Option<f64>,
+    #[serde(rename = "a")]
+    pub accuracy_km: f64,
+}
+
+impl PlaceRef<'_> {
+    pub fn position(&self) -> Option<Position> {
+        Some(Position { latitude: self.latitude?, longitude: self.longitude?, accuracy_km: self.accuracy_km })
+    }
+}
+
 impl Place {
+    /// The country code as two ASCII letters, for the countries table.
+    pub fn country_code(&self) -> Option<[u8; 2]> {
+        <[u8; 2]>::try_from(self.country.as_bytes()).ok().filter(|c| c.is_ascii())
+    }
+
     pub fn position(&self) -> Option<Position> {
         Some(Position { latitude: self.latitude?, longitude: self.longitude?, accuracy_km: self.accuracy_km })
     }
@@ -177,7 +207,7 @@ fn push_network(
     Ok(())
 }
 
-fn build<V>(values: Vec<V>, mut v4: V4Ranges, mut v6: V6Ranges) -> RangeTable<V> {
+fn build<V: serde::Serialize>(values: Vec<V>, mut v4: V4Ranges, mut v6: V6Ranges) -> RangeTable<V> {
     v4.sort_unstable();
     v6.sort_unstable();
     let mut table = RangeTableBuilder::default();
@@ -331,11 +361,11 @@ mod tests {
         let v4 = b"1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n1.0.4.0,1.0.7.255,38803,Gtelecom Pty Ltd\n";
         let v6 = b"2001:4:112::,2001:4:112:ffff:ffff:ffff:ffff:ffff,112,DNS-OARC\n";
         let table = compile_asns_csv(&[("asn-ipv4.csv", v4), ("asn-ipv6.csv", v6)]).unwrap();
-        let get = |ip: &str| table.get(ip.parse().unwrap()).map(|a| (a.number, a.org.as_str()));
-        assert_eq!(get("1.0.0.7"), Some((13335, "Cloudflare, Inc.")));
-        assert_eq!(get("1.0.5.1"), Some((38803, "Gtelecom Pty Ltd")));
+        let get = |ip: &str| table.get(ip.parse().unwrap()).map(|a| (a.number, a.org));
+        assert_eq!(get("1.0.0.7"), Some((13335, "Cloudflare, Inc.".to_string())));
+        assert_eq!(get("1.0.5.1"), Some((38803, "Gtelecom Pty Ltd".to_string())));
         assert_eq!(get("1.0.1.1"), None);
-        assert_eq!(get("2001:4:112::9"), Some((112, "DNS-OARC")));
+        assert_eq!(get("2001:4:112::9"), Some((112, "DNS-OARC".to_string())));
         let err = compile_asns_csv(&[("asn-ipv4.csv", b"1.0.0.0,1.0.0.255,1,a\n1.0.1.0,x,2,b\n")]).unwrap_err();
         assert_eq!(err.to_string(), "asn-ipv4.csv line 2: start and end are not addresses of one family");
     }

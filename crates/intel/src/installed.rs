@@ -2,16 +2,18 @@
 //! came from, its licence and attribution, and the date of its data.
 
 use std::fs;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::table::RangeTable;
 
 pub const SOURCES_FILE: &str = "sources.json";
-pub const FORMAT_VERSION: u32 = 1;
+/// The places table projected onto countries, written beside it by `sleuth intel update`.
+pub const COUNTRIES_FILE: &str = "countries.table";
+/// 2: tables are mapped and their values decoded on demand; `countries.table` added.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where the compiled databases live unless told otherwise: `$SLEUTH_INTEL_DIR`, else
 /// `$XDG_DATA_HOME/sleuth/intel`, else `~/.local/share/sleuth/intel`.
@@ -114,18 +116,14 @@ pub fn read_sources(dir: &Path) -> Result<Option<Sources>, InstalledError> {
     Ok(Some(sources))
 }
 
-pub fn read_table<V: Serialize + DeserializeOwned>(dir: &Path, part: Part) -> Result<RangeTable<V>, InstalledError> {
-    let path = dir.join(part.file_name());
-    let file = fs::File::open(&path).map_err(io_error(&path))?;
-    RangeTable::read_from(&mut BufReader::new(file)).map_err(io_error(&path))
+/// Maps an installed table (`file`: a part's [`Part::file_name`] or [`COUNTRIES_FILE`]).
+pub fn read_table<V>(dir: &Path, file: &str) -> Result<RangeTable<V>, InstalledError> {
+    let path = dir.join(file);
+    RangeTable::open(&path).map_err(io_error(&path))
 }
 
-pub fn write_table<V: Serialize + DeserializeOwned>(
-    dir: &Path,
-    part: Part,
-    table: &RangeTable<V>,
-) -> Result<(), InstalledError> {
-    let path = dir.join(part.file_name());
+pub fn write_table<V>(dir: &Path, file: &str, table: &RangeTable<V>) -> Result<(), InstalledError> {
+    let path = dir.join(file);
     let file = fs::File::create(&path).map_err(io_error(&path))?;
     let mut out = BufWriter::new(file);
     table.write_to(&mut out).and_then(|()| out.flush()).map_err(io_error(&path))?;

@@ -26,7 +26,8 @@ mod ua;
 pub mod update;
 
 pub use databases::{
-    Asn, CITY_ACCURACY_KM, COUNTRY_ACCURACY_KM, CompileError, Origin, Place, compile_asns_csv, compile_origins,
+    Asn, CITY_ACCURACY_KM, COUNTRY_ACCURACY_KM, CompileError, Origin, Place, PlaceRef, compile_asns_csv,
+    compile_origins,
 };
 pub use installed::{InstalledError, Part, Source, Sources, default_dir};
 pub use lists::{List, ListEntry, ListKind, Selector};

