@@ -3,7 +3,6 @@
 //! from the ip-location-db CSV (or a GeoLite2 ASN file), and provider ranges (hosting, CDN,
 //! VPN, Tor exits, crawlers) from the iporigin range file.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -13,53 +12,28 @@ use serde::{Deserialize, Serialize};
 use crate::table::{RangeTable, RangeTableBuilder};
 use crate::travel::{Position, distance_km};
 
-/// Where an address is, as precisely as the database knows.
+/// Where an address is, as precisely as the database knows. Tables hold `Place` (the names
+/// owned); lookups read a [`PlaceRef`], the same fields with the names borrowed from the
+/// table. Tables encode values by field order, so the fields keep their order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Place {
+pub struct Place<S = String> {
     /// ISO 3166-1 alpha-2, upper case; empty when unknown.
-    #[serde(rename = "c")]
-    pub country: String,
-    #[serde(rename = "r", default)]
-    pub region: String,
-    #[serde(rename = "t", default)]
-    pub city: String,
-    #[serde(rename = "la", default)]
+    pub country: S,
+    pub region: S,
+    pub city: S,
     pub latitude: Option<f64>,
-    #[serde(rename = "lo", default)]
     pub longitude: Option<f64>,
     /// Radius, km, within which the address really is (see [`CITY_ACCURACY_KM`]).
-    #[serde(rename = "a")]
     pub accuracy_km: f64,
 }
 
-/// A [`Place`] read where it lies in the table, its names borrowed rather than copied (unless
-/// the stored text escapes a character): what lookups return, row after row.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PlaceRef<'a> {
-    #[serde(rename = "c", borrow)]
-    pub country: Cow<'a, str>,
-    #[serde(rename = "r", default, borrow)]
-    pub region: Cow<'a, str>,
-    #[serde(rename = "t", default, borrow)]
-    pub city: Cow<'a, str>,
-    #[serde(rename = "la", default)]
-    pub latitude: Option<f64>,
-    #[serde(rename = "lo", default)]
-    pub longitude: Option<f64>,
-    #[serde(rename = "a")]
-    pub accuracy_km: f64,
-}
+/// A place read where it lies in a table, its names borrowed.
+pub type PlaceRef<'a> = Place<&'a str>;
 
-impl PlaceRef<'_> {
-    pub fn position(&self) -> Option<Position> {
-        Some(Position { latitude: self.latitude?, longitude: self.longitude?, accuracy_km: self.accuracy_km })
-    }
-}
-
-impl Place {
+impl<S: AsRef<str>> Place<S> {
     /// The country code as two ASCII letters, for the countries table.
     pub fn country_code(&self) -> Option<[u8; 2]> {
-        <[u8; 2]>::try_from(self.country.as_bytes()).ok().filter(|c| c.is_ascii())
+        <[u8; 2]>::try_from(self.country.as_ref().as_bytes()).ok().filter(|c| c.is_ascii())
     }
 
     pub fn position(&self) -> Option<Position> {

@@ -428,6 +428,7 @@ impl<V> RangeTable<V> {
     /// Maps an installed table read-only.
     pub fn open(path: &Path) -> io::Result<RangeTable<V>> {
         let file = File::open(path)?;
+        // Checked before mapping: an empty file cannot be mapped, and this says why.
         if file.metadata()?.len() < HEADER_LEN as u64 {
             return Err(invalid("range table is truncated"));
         }
