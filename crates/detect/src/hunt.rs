@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
-use crate::rule::{GroupBy, Rule, RuleSql, Severity, explain};
+use crate::rule::{GroupBy, PreparedTable, Rule, RuleSql, Severity, explain};
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -169,13 +169,13 @@ async fn hunt_in_order(ctx: &SessionContext, catalog: &Catalog, filter: &Filter)
 }
 
 async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Vec<Alert>, String> {
-    for (name, _) in &sql.tables {
+    for name in sql.tables.iter().map(|t| &t.name) {
         if ctx.table_exist(name.as_str()).map_err(|e| e.to_string())? {
             return Err(format!("the prepared table `{name}` would hide a table of the same name"));
         }
     }
     let batches = query(ctx, sql).await;
-    for (name, _) in &sql.tables {
+    for name in sql.tables.iter().map(|t| &t.name) {
         ctx.deregister_table(name.as_str()).map_err(|e| e.to_string())?;
     }
     let batches = batches?;
@@ -194,17 +194,40 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Ve
 /// Prepares the rule's tables (in memory, each once; the caller drops them), then runs its
 /// query.
 async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, String> {
-    for (name, query) in &sql.tables {
+    for PreparedTable { name, query, view } in &sql.tables {
+        if tracing::enabled!(tracing::Level::TRACE) && !view {
+            trace_plan(ctx, name, query).await;
+        }
         let started = Instant::now();
-        let table =
-            async { ctx.sql(query).await?.cache().await }.await.map_err(|e| format!("in table `{name}`: {e}"))?;
+        let table = async {
+            let frame = ctx.sql(query).await?;
+            if *view { Ok(frame) } else { frame.cache().await }
+        };
+        let table = table.await.map_err(|e| format!("in table `{name}`: {e}"))?;
         ctx.register_table(name.as_str(), table.into_view()).map_err(|e| e.to_string())?;
         tracing::debug!(table = name.as_str(), millis = started.elapsed().as_millis() as u64, "prepared");
+    }
+    if tracing::enabled!(tracing::Level::TRACE) {
+        trace_plan(ctx, "query", &sql.query).await;
     }
     let started = Instant::now();
     let batches = async { ctx.sql(&sql.query).await?.collect().await }.await.map_err(|e| e.to_string());
     tracing::debug!(millis = started.elapsed().as_millis() as u64, "query");
     batches
+}
+
+/// Runs the query once more under EXPLAIN ANALYZE and logs the plan with its metrics, for rule
+/// authors (`SLEUTH_LOG=sleuth_detect=trace`).
+async fn trace_plan(ctx: &SessionContext, name: &str, query: &str) {
+    let plan = async {
+        let batches = ctx.sql(query).await?.explain(false, true)?.collect().await?;
+        let plans = batches.iter().filter_map(|b| b.column_by_name("plan")?.as_string_opt::<i32>());
+        Ok::<_, datafusion::error::DataFusionError>(plans.flatten().flatten().collect::<Vec<_>>().join("\n"))
+    };
+    match plan.await {
+        Ok(plan) => tracing::trace!(table = name, "plan\n{plan}"),
+        Err(e) => tracing::trace!(table = name, "no plan: {e}"),
+    }
 }
 
 /// A timestamp column as UTC instants.

@@ -7,4 +7,4 @@ pub mod rule;
 
 pub use catalog::{Catalog, CatalogError};
 pub use hunt::{Alert, Filter, Incident, Report, SCHEMA_VERSION, hunt};
-pub use rule::{Rule, RuleError, RuleSql, Severity};
+pub use rule::{PreparedTable, Rule, RuleError, RuleSql, Severity};

@@ -19,6 +19,9 @@
 //! query runs, and dropped after. DataFusion inlines a common table expression at each place
 //! it is named, so an intermediate result that a query names three times (the successes of
 //! every account, say) is worth preparing: it is read from the store once, not three times.
+//! A table marked `view = true` is not computed ahead: it names a query that later tables
+//! build on, and is inlined where it is named (worth it for a large join that is only
+//! aggregated, or only read for a few accounts).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,12 +179,15 @@ pub struct PreparedTable {
     /// A lower-case SQL name; a hunt refuses one that would hide a table of the store.
     pub name: String,
     pub query: String,
+    /// Inlined where it is named instead of computed ahead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub view: bool,
 }
 
 /// A rule's SQL with its parameters filled in: the tables to prepare, then the query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSql {
-    pub tables: Vec<(String, String)>,
+    pub tables: Vec<PreparedTable>,
     pub query: String,
 }
 
@@ -193,7 +199,7 @@ impl RuleSql {
             return self.query.trim().to_string();
         }
         let tables: Vec<String> =
-            self.tables.iter().map(|(name, query)| format!("{name} AS (\n{}\n)", query.trim())).collect();
+            self.tables.iter().map(|t| format!("{} AS (\n{}\n)", t.name, t.query.trim())).collect();
         let query = self.query.trim();
         match query.get(..5).filter(|w| w.eq_ignore_ascii_case("with ")) {
             Some(_) => format!("WITH {},\n{}", tables.join(",\n"), query[5..].trim_start()),
@@ -264,7 +270,7 @@ impl Rule {
             text
         };
         Ok(RuleSql {
-            tables: self.tables.iter().map(|t| (t.name.clone(), fill(&t.query))).collect(),
+            tables: self.tables.iter().map(|t| PreparedTable { query: fill(&t.query), ..t.clone() }).collect(),
             query: fill(&self.query),
         })
     }
@@ -397,7 +403,8 @@ min_failures = { default = 5, description = "d" }
         let rule = Rule::parse(PREPARED, "t.toml").unwrap();
         let sql = rule.query_with(&BTreeMap::new()).unwrap();
         let table = "SELECT user_principal_name AS user FROM signins WHERE result_type >= 5";
-        assert_eq!(sql.tables, vec![("busy_users".to_string(), table.to_string())]);
+        let prepared = PreparedTable { name: "busy_users".into(), query: table.into(), view: false };
+        assert_eq!(sql.tables, vec![prepared]);
         assert_eq!(
             sql.single_statement(),
             format!("WITH busy_users AS (\n{table}\n)\nSELECT user AS user FROM busy_users")
@@ -411,6 +418,10 @@ min_failures = { default = 5, description = "d" }
         assert!(Rule::parse(&bad, "t.toml").unwrap_err().to_string().contains("table \"Busy Users\""));
         let unknown = PREPARED.replace("{{min_failures}}", "{{nope}}");
         assert!(Rule::parse(&unknown, "t.toml").unwrap_err().to_string().contains("{{nope}}"));
+        let view = PREPARED.replace("name = \"busy_users\"", "name = \"busy_users\"\nview = true");
+        let view = Rule::parse(&view, "t.toml").unwrap().query_with(&BTreeMap::new()).unwrap();
+        assert!(view.tables[0].view && !sql.tables[0].view);
+        assert_eq!(view.single_statement(), sql.single_statement());
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn run_show(args: RuleArgs) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     }
     for table in &rule.tables {
-        writeln!(out, "Table {} (prepared once, before the query):\n{}\n", table.name, table.query.trim_end())?;
+        let how = if table.view { "a view, inlined where it is named" } else { "prepared once, before the query" };
+        writeln!(out, "Table {} ({how}):\n{}\n", table.name, table.query.trim_end())?;
     }
     writeln!(out, "Query:\n{}", rule.query.trim_end())?;
     Ok(ExitCode::SUCCESS)
