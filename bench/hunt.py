@@ -27,7 +27,7 @@ from common import OUT, SLEUTH, build, duckdb_python, measured
 DUCKDB_RULES = {
     "password-spray": ("""
 WITH attempts AS (
-  SELECT record_id, time, lower(user_principal_name) AS u, ip_address AS ip, result_type, asn,
+  SELECT record_id, time, user_principal_name AS u, ip_address AS ip, result_type, asn,
          coalesce(asn, -1) AS sa, CASE WHEN asn IS NULL THEN ip_address ELSE '' END AS si
   FROM signins WHERE ip_address IS NOT NULL AND user_principal_name IS NOT NULL AND time IS NOT NULL
 ),
@@ -63,7 +63,7 @@ FROM hits h LEFT JOIN won w ON w.sa = h.sa AND w.si = h.si AND w.bucket = h.buck
 """, True),
     "credential-stuffing": ("""
 WITH s AS (
-  SELECT record_id, time, lower(user_principal_name) AS u, ip_address AS ip, result_type
+  SELECT record_id, time, user_principal_name AS u, ip_address AS ip, result_type
   FROM signins WHERE user_principal_name IS NOT NULL AND time IS NOT NULL AND ip_address IS NOT NULL
 ),
 ok AS (
@@ -90,10 +90,10 @@ FROM hits h LEFT JOIN habit b ON b.u = h.u AND b.record_id = h.record_id
     "impossible-travel": ("""
 WITH shared AS (
   SELECT ip_address AS ip FROM signins WHERE result_type = 0 AND ip_address IS NOT NULL
-  GROUP BY ip_address HAVING count(DISTINCT lower(user_principal_name)) >= 5
+  GROUP BY ip_address HAVING count(DISTINCT user_principal_name) >= 5
 ),
 located AS (
-  SELECT record_id, time, lower(user_principal_name) AS u, ip_address AS ip, device_id,
+  SELECT record_id, time, user_principal_name AS u, ip_address AS ip, device_id,
          latitude AS lat, longitude AS lon, 50.0 AS accuracy, upper(nullif(country, '')) AS country
   FROM signins
   WHERE result_type = 0 AND coordinates_valid AND user_principal_name IS NOT NULL AND time IS NOT NULL

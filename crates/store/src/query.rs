@@ -25,10 +25,14 @@ impl Store {
         // Filters are applied while the Parquet files are decoded: the other columns of a row
         // are read only when it passes (an investigation asks about one account; a rule about
         // the failures among millions of successes). On 9.8 M sign-ins the hunt takes a fifth
-        // less time with it (BENCHMARKS.md).
+        // less time with it (BENCHMARKS.md). Hash tables of up to a million rows are built
+        // once for both cores: the probe side is not shuffled, and the filter a join pushes into
+        // the scan is one lookup rather than one per partition.
         let config = SessionConfig::new()
             .with_information_schema(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_usize("datafusion.optimizer.hash_join_single_partition_threshold", 64 << 20)
+            .set_usize("datafusion.optimizer.hash_join_single_partition_threshold_rows", 1 << 20)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let ctx = SessionContext::new_with_config(config);
         crate::functions::register(&ctx, &intel);
