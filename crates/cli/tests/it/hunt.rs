@@ -189,6 +189,13 @@ fn configuration_windows_and_exit_codes() {
     let stuffing = report["incidents"].to_string().contains("\"rule\":\"credential-stuffing\"");
     assert!(!stuffing, "50 failures are more than any story has");
 
+    // No recovery window: every failure counts, and the spray is still found.
+    std::fs::write(&config, "[rules.password-spray]\nrecovery_minutes = 0\n").unwrap();
+    let (code, out, err) = run(&["hunt", "--store", store, "--config", path(&config), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let incidents = serde_json::from_str::<Value>(&out).unwrap()["incidents"].to_string();
+    assert!(incidents.contains("\"rule\":\"password-spray\""), "{incidents}");
+
     // A window after every story leaves nothing; --fail-on turns findings into exit 1.
     let end = text(&demo().manifest["end"]);
     let (code, out, _) = run(&["hunt", "--store", store, "--since", end]);
