@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod hunt;
 pub mod rule;
+pub mod sigma;
 
 pub use catalog::{Catalog, CatalogError};
 pub use hunt::{Alert, Filter, Incident, Report, SCHEMA_VERSION, hunt};
