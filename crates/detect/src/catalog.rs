@@ -8,12 +8,21 @@
 //!
 //! [rules.legacy-protocol-success]
 //! enabled = false
+//!
+//! # Values of the `%name%` placeholders Sigma rules expand (`|expand`).
+//! [sigma.placeholders]
+//! TrustedIps = ["203.0.113.7", "198.51.100.0/24"]
 //! ```
+//!
+//! A folder of rules may hold Sigma rules (`*.yml`, `*.yaml`) beside rule files; they are
+//! compiled with the mapping of [`crate::sigma`], and those that do not compile are reported
+//! with the reason, not run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::rule::{Rule, RuleError, RuleSql, Value};
+use crate::sigma::{self, Outcome, Placeholders};
 
 /// The built-in rules, by file name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -77,20 +86,38 @@ impl Catalog {
         Ok(Catalog { rules, settings: BTreeMap::new() })
     }
 
-    /// Adds every `*.toml` rule in `dir` (sorted by name); an id already present is an error.
-    pub fn add_dir(&mut self, dir: &Path) -> Result<(), CatalogError> {
-        let io =
-            |e: std::io::Error| CatalogError::Invalid { origin: dir.display().to_string(), message: e.to_string() };
-        let mut paths: Vec<_> =
-            std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
-        paths.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    /// Adds the rules of `dir` and its sub-folders, in path order: `*.toml` rule files and Sigma
+    /// rules (`*.yml`, `*.yaml`). A bad rule file or an id already present is an error, and
+    /// leaves the catalog as it was; a Sigma rule that does not compile is not added, and its
+    /// outcome (every Sigma document's, compiled or not, is returned) says why.
+    pub fn add_dir(&mut self, dir: &Path, placeholders: &Placeholders) -> Result<Vec<Outcome>, CatalogError> {
+        let io = |path: &Path, e: std::io::Error| CatalogError::Invalid {
+            origin: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut paths = Vec::new();
+        let mut folders = vec![dir.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).map_err(|e| io(&folder, e))? {
+                let path = entry.map_err(|e| io(&folder, e))?.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "toml" || e == "yml" || e == "yaml") {
+                    paths.push(path);
+                }
+            }
+        }
         paths.sort();
         // Into a copy: a bad file leaves the catalog as it was.
         let mut rules = self.rules.clone();
+        let mut sigma_files = Vec::new();
         for path in paths {
             let origin = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| CatalogError::Invalid { origin: origin.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            if path.extension().is_some_and(|e| e != "toml") {
+                sigma_files.push((origin, text));
+                continue;
+            }
             let rule = Rule::parse(&text, &origin)?;
             if rules.iter().any(|r| r.id == rule.id) {
                 return Err(CatalogError::Invalid {
@@ -100,8 +127,50 @@ impl Catalog {
             }
             rules.push(rule);
         }
+        let outcomes = Catalog::add_sigma(&mut rules, &sigma_files, placeholders);
         self.rules = Catalog::from_rules(rules)?.rules;
-        Ok(())
+        Ok(outcomes)
+    }
+
+    /// Adds Sigma documents ((origin, YAML text) each); returns what became of each.
+    pub fn add_sigma_files(&mut self, files: &[(String, String)], placeholders: &Placeholders) -> Vec<Outcome> {
+        let mut rules = std::mem::take(&mut self.rules);
+        let outcomes = Catalog::add_sigma(&mut rules, files, placeholders);
+        self.rules = Catalog::from_rules(rules).expect("ids checked").rules;
+        outcomes
+    }
+
+    fn add_sigma(rules: &mut Vec<Rule>, files: &[(String, String)], placeholders: &Placeholders) -> Vec<Outcome> {
+        let mapping = sigma::Mapping::parse(sigma::MAPPING).expect("the shipped mapping is valid");
+        let mut outcomes = sigma::compile(files, &mapping, placeholders);
+        for outcome in &mut outcomes {
+            let Ok(rule) = &outcome.result else { continue };
+            if rules.iter().any(|r| r.id == rule.id) {
+                let message = format!("a rule with id {:?} exists already", rule.id);
+                outcome.result = Err(sigma::Unsupported::Invalid(message));
+            } else if !outcome.only_correlated {
+                rules.push(rule.clone());
+            }
+        }
+        outcomes
+    }
+
+    /// The `[sigma.placeholders]` of a configuration file.
+    pub fn placeholders(text: &str, origin: &str) -> Result<Placeholders, CatalogError> {
+        #[derive(serde::Deserialize, Default)]
+        struct Config {
+            #[serde(default)]
+            sigma: SigmaConfig,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct SigmaConfig {
+            #[serde(default)]
+            placeholders: Placeholders,
+        }
+        let config: Config = toml::from_str(text)
+            .map_err(|e| CatalogError::Invalid { origin: origin.to_string(), message: e.to_string() })?;
+        Ok(config.sigma.placeholders)
     }
 
     /// Applies a configuration file (see the module documentation). Every named rule and
@@ -109,9 +178,12 @@ impl Catalog {
     pub fn configure(&mut self, text: &str, origin: &str) -> Result<(), CatalogError> {
         let invalid = |message: String| CatalogError::Invalid { origin: origin.to_string(), message };
         let config: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        if let Some(key) = config.keys().find(|k| *k != "rules") {
-            return Err(invalid(format!("unknown section [{key}]; rule settings go under [rules.ID]")));
+        if let Some(key) = config.keys().find(|k| *k != "rules" && *k != "sigma") {
+            return Err(invalid(format!(
+                "unknown section [{key}]; rule settings go under [rules.ID], placeholders under [sigma.placeholders]"
+            )));
         }
+        Catalog::placeholders(text, origin)?;
         let Some(rules) = config.get("rules") else { return Ok(()) };
         let rules = rules.as_table().ok_or_else(|| invalid("[rules] must hold one table per rule".into()))?;
         for (id, table) in rules {
@@ -222,7 +294,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("broken.toml"), "id = \"x\"\n").unwrap();
         let mut catalog = Catalog::builtin();
-        let err = catalog.add_dir(&dir).unwrap_err().to_string();
+        let err = catalog.add_dir(&dir, &Placeholders::new()).unwrap_err().to_string();
         assert!(err.contains("broken.toml"), "{err}");
         assert_eq!(catalog.rules().len(), BUILTIN.len());
         std::fs::remove_dir_all(&dir).unwrap();

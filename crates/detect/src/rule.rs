@@ -170,6 +170,9 @@ pub struct Rule {
     pub false_positives: Vec<String>,
     #[serde(default)]
     pub references: Vec<String>,
+    /// Where a rule compiled from Sigma came from; None for a rule file.
+    #[serde(skip)]
+    pub sigma: Option<crate::sigma::Origin>,
 }
 
 /// An intermediate result a rule's query names, computed once.
@@ -288,7 +291,7 @@ fn placeholders(query: &str) -> Vec<String> {
     names
 }
 
-fn is_technique(id: &str) -> bool {
+pub(crate) fn is_technique(id: &str) -> bool {
     let Some(rest) = id.strip_prefix('T') else { return false };
     let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
     main.len() == 4

@@ -8,6 +8,10 @@
 //!   multicast ... or NULL for a public address (and for text that is not an address).
 //! - from the installed databases (`sleuth intel update`): `ip_country`, `ip_region`,
 //!   `ip_city`, `ip_latitude`, `ip_longitude`, `ip_accuracy_km`, `ip_asn`, `ip_org`.
+//! - `ip_in_cidr(ip, cidr)`: whether an address lies in a network (`10.0.0.0/8`, `2001:db8::/32`);
+//!   NULL when either is not an address or a network.
+//! - `json_field(json, path)`: a field of a JSON text (the records' `raw`) as text, for the
+//!   fields the store keeps no column of: see [`json_field`] for how the path is found.
 //! - `ip_class(ip [, log_asn])`: reserved, tor_exit, vpn, secure_web_gateway, hosting,
 //!   mobile, isp or unknown; `ip_provider`, `ip_bulletproof` and `ip_evidence` (why) take the
 //!   same arguments. A log's own ASN, when given, wins over the database's.
@@ -52,6 +56,20 @@ pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
         Volatility::Immutable,
         Arc::new(geo_distance_km),
     ));
+    ctx.register_udf(create_udf(
+        "ip_in_cidr",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(ip_in_cidr),
+    ));
+    ctx.register_udf(create_udf(
+        "json_field",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(json_field_udf),
+    ));
     for field in IpField::ALL {
         ctx.register_udf(ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone())));
     }
@@ -91,6 +109,113 @@ fn parse_ip(text: Option<&str>) -> Option<IpAddr> {
 fn ip_special_range(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let ranges = each_str(&first_array(args)?, |v| parse_ip(v).and_then(special_range).map(|r| r.name()))?;
     Ok(ColumnarValue::Array(Arc::new(StringArray::from(ranges))))
+}
+
+/// The text of two string arguments, row by row.
+fn str_pairs<T>(args: &[ColumnarValue], mut f: impl FnMut(Option<&str>, Option<&str>) -> T) -> Result<Vec<T>> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let second: Vec<Option<String>> = each_str(&arrays[1], |v| v.map(str::to_string))?;
+    let mut row = 0;
+    each_str(&arrays[0], |v| {
+        let out = f(v, second[row].as_deref());
+        row += 1;
+        out
+    })
+}
+
+fn ip_in_cidr(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let mut networks: HashMap<String, Option<(IpAddr, u8)>> = HashMap::new();
+    let inside = str_pairs(args, |ip, cidr| {
+        let network = *networks.entry(cidr?.to_string()).or_insert_with(|| parse_cidr(cidr?));
+        Some(in_network(parse_ip(ip)?, network?))
+    })?;
+    Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(inside))))
+}
+
+/// `a.b.c.d/n` or `v6::/n`; a bare address is a network of one.
+fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+    let (address, bits) = text.trim().split_once('/').unwrap_or((text.trim(), ""));
+    let address: IpAddr = address.parse().ok()?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let bits = if bits.is_empty() { max } else { bits.parse().ok().filter(|b| *b <= max)? };
+    Some((address, bits))
+}
+
+fn in_network(ip: IpAddr, (network, bits): (IpAddr, u8)) -> bool {
+    let prefix = |value: u128, width: u8| if bits == 0 { 0 } else { value >> (width - bits) };
+    match (ip, network) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => prefix(u32::from(a).into(), 32) == prefix(u32::from(n).into(), 32),
+        (IpAddr::V6(a), IpAddr::V6(n)) => prefix(u128::from(a), 128) == prefix(u128::from(n), 128),
+        (IpAddr::V6(a), IpAddr::V4(_)) => {
+            a.to_ipv4_mapped().is_some_and(|a| in_network(IpAddr::V4(a), (network, bits)))
+        }
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+fn json_field_udf(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let texts = str_pairs(args, |json, path| {
+        let value: serde_json::Value = serde_json::from_str(json?).ok()?;
+        json_field(&value, path?)
+    })?;
+    Ok(ColumnarValue::Array(Arc::new(StringArray::from(texts))))
+}
+
+/// A field of a record as text, found the way the dialects spell it: keys match whatever
+/// their case; a dotted path may also be one key with dots in it; a record wrapped in
+/// `properties` (diagnostic settings) is looked into; lists are searched element by element;
+/// and a list of name/value pairs (`ExtendedProperties`, `Parameters`, `modifiedProperties`:
+/// `{"Name": "RequestType", "Value": "..."}`) answers for its names. Several matches are
+/// joined by new lines; a text value loses the JSON quotes some logs wrap it in.
+pub fn json_field(value: &serde_json::Value, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let mut found = Vec::new();
+    find_field(value, &segments, &mut found);
+    if found.is_empty() {
+        return None;
+    }
+    let texts: Vec<String> = found
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.trim_matches('"').to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    Some(texts.join("\n"))
+}
+
+const NAME_KEYS: [&str; 3] = ["name", "displayname", "key"];
+const VALUE_KEYS: [&str; 3] = ["value", "newvalue", "values"];
+
+fn find_field<'a>(value: &'a serde_json::Value, path: &[&str], found: &mut Vec<&'a serde_json::Value>) {
+    if path.is_empty() {
+        found.push(value);
+        return;
+    }
+    match value {
+        serde_json::Value::Array(items) => items.iter().for_each(|item| find_field(item, path, found)),
+        serde_json::Value::Object(map) => {
+            let key_of = |names: &[&str]| map.iter().find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)));
+            let before = found.len();
+            for take in (1..=path.len()).rev() {
+                let key = path[..take].join(".");
+                if let Some((_, inner)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                    find_field(inner, &path[take..], found);
+                }
+                let named =
+                    key_of(&NAME_KEYS).and_then(|(_, n)| n.as_str()).is_some_and(|n| n.eq_ignore_ascii_case(&key));
+                if let (true, Some((_, inner))) = (named, key_of(&VALUE_KEYS)) {
+                    find_field(inner, &path[take..], found);
+                }
+            }
+            if found.len() == before
+                && let Some((_, inner)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case("properties"))
+            {
+                find_field(inner, path, found);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn geo_distance_km(args: &[ColumnarValue]) -> Result<ColumnarValue> {
@@ -278,5 +403,44 @@ impl ScalarUDFImpl for IpFunction {
         let intel = self.intel.get().map_err(|e| DataFusionError::Execution(e.to_string()))?;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         Ok(ColumnarValue::Array(self.evaluate(intel, &arrays)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_fall_in_networks_of_either_family() {
+        let inside = |ip: &str, cidr: &str| Some(in_network(ip.parse().ok()?, parse_cidr(cidr)?));
+        assert_eq!(inside("10.1.2.3", "10.0.0.0/8"), Some(true));
+        assert_eq!(inside("11.1.2.3", "10.0.0.0/8"), Some(false));
+        assert_eq!(inside("203.0.113.9", "203.0.113.9"), Some(true));
+        assert_eq!(inside("8.8.8.8", "0.0.0.0/0"), Some(true));
+        assert_eq!(inside("2001:db8::1", "2001:db8::/32"), Some(true));
+        assert_eq!(inside("2001:db9::1", "2001:db8::/32"), Some(false));
+        assert_eq!(inside("::ffff:10.0.0.1", "10.0.0.0/8"), Some(true));
+        assert_eq!(inside("10.0.0.1", "10.0.0.0/33"), None);
+        assert_eq!(inside("not an ip", "10.0.0.0/8"), None);
+    }
+
+    #[test]
+    fn fields_are_found_however_the_dialect_spells_them() {
+        let record: serde_json::Value = serde_json::from_str(
+            r#"{"properties": {"homeTenantId": "t1", "networkLocationDetails": []},
+                "ExtendedProperties": [{"Name": "RequestType", "Value": "Cmsi:Cmsi"}],
+                "targetResources": [{"modifiedProperties": [
+                    {"displayName": "ConsentContext.IsAdminConsent", "newValue": "\"False\""}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(json_field(&record, "HomeTenantId").as_deref(), Some("t1"));
+        assert_eq!(json_field(&record, "NetworkLocationDetails").as_deref(), Some("[]"));
+        assert_eq!(json_field(&record, "RequestType").as_deref(), Some("Cmsi:Cmsi"));
+        assert_eq!(json_field(&record, "ConsentContext.IsAdminConsent").as_deref(), Some("False"));
+        assert_eq!(
+            json_field(&record, "TargetResources.ModifiedProperties.DisplayName").as_deref(),
+            Some("ConsentContext.IsAdminConsent")
+        );
+        assert_eq!(json_field(&record, "Nope"), None);
     }
 }

@@ -84,7 +84,17 @@ pub fn parse_time(text: &str, flag: &str) -> anyhow::Result<chrono::DateTime<chr
 }
 
 pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
-    let catalog = args.source.catalog()?;
+    let (catalog, sigma) = args.source.load()?;
+    if !sigma.is_empty() {
+        let refused = sigma.iter().filter(|o| o.result.is_err()).count();
+        let compiled = sigma.len() - refused;
+        let not = if refused == 0 {
+            String::new()
+        } else {
+            format!(", {refused} did not and are not run (`sleuth rules import DIR` says why)")
+        };
+        eprintln!("note: {compiled} Sigma rules compiled{not}");
+    }
     let filter = Filter {
         since: args.since.as_deref().map(|t| parse_time(t, "--since")).transpose()?,
         until: args.until.as_deref().map(|t| parse_time(t, "--until")).transpose()?,

@@ -7,6 +7,7 @@ mod intel;
 mod investigate;
 mod report;
 mod rules;
+mod sigma;
 mod sql;
 mod tables;
 
@@ -22,7 +23,8 @@ use clap::{Parser, Subcommand};
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
 /// load exports, then `sleuth tables` and `sleuth sql` to look around; `sleuth intel update`
 /// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
-/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`), and
+/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`, Sigma rules too:
+/// `sleuth rules import`, `sleuth feed import`), and
 /// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict.
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
@@ -38,8 +40,10 @@ enum Command {
     Hunt(hunt::HuntArgs),
     Investigate(investigate::InvestigateArgs),
     Report(report::ReportArgs),
-    Rules(rules::RulesArgs),
+    Rules(rules::RulesCommand),
+    #[command(hide = true)]
     Rule(rules::RuleArgs),
+    Feed(sigma::FeedArgs),
     Intel(intel::IntelArgs),
     Sql(sql::SqlArgs),
     Tables(tables::TablesArgs),
@@ -52,7 +56,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hunt(args) => hunt::run(args),
         Command::Investigate(args) => investigate::run(args),
         Command::Report(args) => report::run(args),
-        Command::Rules(args) => rules::run_list(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Feed(args) => sigma::run_feed(args),
         Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),
         Command::Sql(args) => sql::run(args),

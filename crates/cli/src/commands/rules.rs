@@ -3,35 +3,97 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
-use sleuth_detect::Catalog;
+use clap::{Args, Subcommand, ValueEnum};
+use sleuth_detect::{Catalog, Outcome, Placeholders};
 
 use crate::output::terminal_safe;
 
-/// Where rules come from and how they are configured: shared by `hunt`, `rules` and `rule`.
+/// Where rules come from and how they are configured: shared by `hunt` and `rules`.
 #[derive(Debug, Args)]
 pub struct RuleSource {
-    /// A folder of extra rules (*.toml, one rule each; see `sleuth rule ID` for the format).
+    /// A folder of extra rules, sub-folders included: rule files (*.toml, one rule each; see
+    /// `sleuth rules show ID` for the format) and Sigma rules (*.yml, *.yaml).
     #[arg(long = "rules", value_name = "DIR")]
     rule_dirs: Vec<PathBuf>,
-    /// A configuration file changing rule parameters or turning rules off:
-    /// [rules.credential-stuffing] min_failures = 8.
+    /// A configuration file changing rule parameters or turning rules off
+    /// ([rules.credential-stuffing] min_failures = 8), and giving Sigma placeholders their
+    /// values ([sigma.placeholders] TrustedIps = ["203.0.113.7"]).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
 
 impl RuleSource {
-    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+    /// The catalog, and what became of the Sigma rules of the folders.
+    pub fn load(&self) -> anyhow::Result<(Catalog, Vec<Outcome>)> {
+        let config = self.read_config()?;
+        let placeholders = placeholders_of(config.as_ref())?;
         let mut catalog = Catalog::builtin();
+        let mut outcomes = Vec::new();
         for dir in &self.rule_dirs {
-            catalog.add_dir(dir)?;
+            outcomes.extend(catalog.add_dir(dir, &placeholders)?);
         }
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            catalog.configure(&text, &path.display().to_string())?;
+        if let Some((text, origin)) = &config {
+            catalog.configure(text, origin)?;
         }
-        Ok(catalog)
+        Ok((catalog, outcomes))
     }
+
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        Ok(self.load()?.0)
+    }
+
+    pub fn placeholders(&self) -> anyhow::Result<Placeholders> {
+        placeholders_of(self.read_config()?.as_ref())
+    }
+
+    /// The configuration file's text and name.
+    fn read_config(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(path) = &self.config else { return Ok(None) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some((text, path.display().to_string())))
+    }
+}
+
+fn placeholders_of(config: Option<&(String, String)>) -> anyhow::Result<Placeholders> {
+    Ok(match config {
+        Some((text, origin)) => Catalog::placeholders(text, origin)?,
+        None => Placeholders::new(),
+    })
+}
+
+/// The detection rules: list them (the default), show one, import and lint Sigma rules.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RulesCommand {
+    #[command(subcommand)]
+    action: Option<RulesAction>,
+    #[command(flatten)]
+    list: RulesArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesAction {
+    List(RulesArgs),
+    Show(RuleArgs),
+    Import(super::sigma::ImportArgs),
+    Lint(super::sigma::LintArgs),
+}
+
+pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
+    match command.action {
+        None => run_list(command.list),
+        Some(RulesAction::List(args)) => run_list(args),
+        Some(RulesAction::Show(args)) => run_show(args),
+        Some(RulesAction::Import(args)) => super::sigma::run_import(args),
+        Some(RulesAction::Lint(args)) => super::sigma::run_lint(args),
+    }
+}
+
+/// How a list of outcomes is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 /// List the detection rules: id, severity, MITRE techniques, title.
@@ -55,7 +117,7 @@ pub fn run_list(args: RulesArgs) -> anyhow::Result<ExitCode> {
             terminal_safe(&rule.title)
         )?;
     }
-    writeln!(out, "\n{} rules; `sleuth rule ID` shows one in full.", catalog.rules().len())?;
+    writeln!(out, "\n{} rules; `sleuth rules show ID` shows one in full.", catalog.rules().len())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -63,11 +125,12 @@ pub fn run_list(args: RulesArgs) -> anyhow::Result<ExitCode> {
 /// would use), false positives, references and its query.
 #[derive(Debug, Args)]
 pub struct RuleArgs {
-    /// The rule's id (see `sleuth rules`).
+    /// The rule's id (see `sleuth rules`; a Sigma rule's is its id, a UUID).
     id: String,
-    /// Print only the query, parameters filled in as a hunt would run it: ready for
-    /// `sleuth sql` (to run the rule alone, or to `EXPLAIN ANALYZE` it).
-    #[arg(long)]
+    /// Print only the query, parameters filled in as a hunt would run it (for a Sigma rule,
+    /// the SQL it compiled to): ready for `sleuth sql`, to run the rule alone or to
+    /// `EXPLAIN ANALYZE` it.
+    #[arg(long, visible_alias = "compiled")]
     sql: bool,
     #[command(flatten)]
     source: RuleSource,
@@ -95,6 +158,19 @@ pub fn run_show(args: RuleArgs) -> anyhow::Result<ExitCode> {
         rule.group_by
     )?;
     writeln!(out, "{}\n", safe(&rule.description))?;
+    if let Some(origin) = &rule.sigma {
+        writeln!(out, "Sigma {} from {}", origin.logsource, safe(&origin.file))?;
+        let fields = [("id", &origin.sigma_id), ("author", &origin.author), ("status", &origin.status)];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                writeln!(out, "  {name}: {}", safe(value))?;
+            }
+        }
+        if !origin.correlates.is_empty() {
+            writeln!(out, "  correlates: {}", origin.correlates.join(", "))?;
+        }
+        writeln!(out)?;
+    }
     if !rule.parameters.is_empty() {
         writeln!(out, "Parameters (override in a --config file under [rules.{}]):", rule.id)?;
         for (name, parameter) in &rule.parameters {

@@ -12,5 +12,6 @@ mod online;
 mod report_html;
 mod rules;
 mod samples;
+mod sigma;
 mod store;
 mod support;

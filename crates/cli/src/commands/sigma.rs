@@ -1,0 +1,336 @@
+//! `sleuth rules import`, `sleuth rules lint` and `sleuth feed import`: Sigma rules and the
+//! threat feeds that carry them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sleuth_detect::Outcome;
+use sleuth_detect::sigma::{self, feed};
+
+use super::rules::{ListFormat, RuleSource};
+use crate::output::terminal_safe;
+
+/// Compile Sigma rules (files, or folders searched for *.yml and *.yaml) for this store and
+/// report, for each, whether it compiled, and why not: a log source the store does not hold,
+/// a field the mapping does not know, a feature not supported, a placeholder without values.
+///
+/// With --into, the files whose rules compiled are copied (unchanged, attribution and licence
+/// kept) into a rules folder, for `sleuth hunt --rules DIR`. A hunt given the Sigma folder
+/// directly runs the same rules.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Sigma YAML files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Copy the files whose rules compiled into this folder (created if needed).
+    #[arg(long, value_name = "DIR")]
+    into: Option<PathBuf>,
+    /// table for people, json for tools (one object per Sigma document).
+    #[arg(long, short, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+    #[command(flatten)]
+    source: RuleSource,
+}
+
+pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let files = read_sigma(&args.paths)?;
+    let (mut catalog, _) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&outcomes_json(&outcomes))?)?,
+        ListFormat::Table => write_outcomes(&outcomes, &mut out)?,
+    }
+    if let Some(into) = &args.into {
+        let copied = copy_compiled(&files, &outcomes, into)?;
+        eprintln!("{copied} files copied into {}; hunt with --rules {}", into.display(), into.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Check Sigma rules against the specification (the rsigma linter) and against this store
+/// (does each compile, and if not why). Exit status 1 when a rule has an error.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Sigma YAML files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: RuleSource,
+}
+
+pub fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let files = read_sigma(&args.paths)?;
+    let (mut catalog, _) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    let mut out = std::io::stdout().lock();
+    let mut errors = 0;
+    let mut warnings = 0;
+    for (file, text) in &files {
+        for finding in sigma::lint(text) {
+            match finding.severity.as_str() {
+                "error" => errors += 1,
+                "warning" => warnings += 1,
+                _ => {}
+            }
+            writeln!(
+                out,
+                "{}: {}[{}]: {} (at {})",
+                terminal_safe(file),
+                finding.severity,
+                finding.rule,
+                terminal_safe(&finding.message),
+                terminal_safe(&finding.path)
+            )?;
+        }
+        for outcome in outcomes.iter().filter(|o| &o.file == file) {
+            if let Err(reason) = &outcome.result {
+                let severity = if matches!(reason, sigma::Unsupported::Invalid(_)) { "error" } else { "warning" };
+                if severity == "error" {
+                    errors += 1;
+                } else {
+                    warnings += 1;
+                }
+                writeln!(
+                    out,
+                    "{}: {severity}[sleuth]: {:?} does not compile here: {}",
+                    terminal_safe(file),
+                    terminal_safe(&outcome.title),
+                    terminal_safe(&reason.to_string())
+                )?;
+            }
+        }
+    }
+    writeln!(out, "{} files: {errors} errors, {warnings} warnings.", files.len())?;
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Threat feeds.
+#[derive(Debug, Args)]
+pub struct FeedArgs {
+    #[command(subcommand)]
+    action: FeedAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedAction {
+    Import(FeedImportArgs),
+}
+
+/// Read a JSON Feed 1.1 file of advisories (as seed 002's): list each advisory, and compile
+/// the Sigma rules embedded in the items (YAML blocks of their content) or attached to them
+/// as local files. Sleuth works offline: an attachment on the web is listed with its
+/// address, to download and `sleuth rules import`.
+#[derive(Debug, Args)]
+pub struct FeedImportArgs {
+    /// The feed file.
+    feed: PathBuf,
+    /// Write the rules that compiled into this folder (one file each), for
+    /// `sleuth hunt --rules DIR`.
+    #[arg(long, value_name = "DIR")]
+    into: Option<PathBuf>,
+    #[command(flatten)]
+    source: RuleSource,
+}
+
+pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
+    let FeedAction::Import(args) = args.action;
+    let name = args.feed.display().to_string();
+    let text = std::fs::read_to_string(&args.feed).with_context(|| format!("reading {name}"))?;
+    let parsed = feed::parse(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let base = args.feed.parent().unwrap_or(Path::new("."));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} — {} advisories", terminal_safe(&parsed.title), parsed.items.len())?;
+    let mut files = Vec::new();
+    for (i, item) in parsed.items.iter().enumerate() {
+        let title = item.title.clone().unwrap_or_else(|| format!("item {}", i + 1));
+        let date = item.date_published.as_deref().and_then(|d| d.get(..10)).unwrap_or("          ");
+        writeln!(out, "\n{date}  {}", terminal_safe(&title))?;
+        if let Some(url) = &item.url {
+            writeln!(out, "            {}", terminal_safe(url))?;
+        }
+        if let Some(summary) = &item.summary {
+            writeln!(out, "            {}", terminal_safe(&feed::decode_entities(summary)))?;
+        }
+        let origin = |n: usize| format!("{name} item {} rule {n}", i + 1);
+        let mut found = 0;
+        for rule in item.embedded_rules() {
+            found += 1;
+            files.push((origin(found), rule));
+        }
+        for attachment in item.linked_rules() {
+            let url = &attachment.url;
+            if url.contains("://") && !url.starts_with("file://") {
+                writeln!(out, "            linked rule, not fetched (offline): {}", terminal_safe(url))?;
+                continue;
+            }
+            let path = base.join(url.trim_start_matches("file://"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("{name}: item {}: reading {}", i + 1, path.display()))?;
+            found += 1;
+            files.push((origin(found), text));
+        }
+        if found == 0 {
+            writeln!(out, "            no Sigma rule embedded or attached")?;
+        } else {
+            writeln!(out, "            {found} Sigma rules")?;
+        }
+    }
+    let (mut catalog, _) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    if !outcomes.is_empty() {
+        writeln!(out)?;
+        write_outcomes(&outcomes, &mut out)?;
+    }
+    if let Some(into) = &args.into {
+        std::fs::create_dir_all(into).with_context(|| format!("creating {}", into.display()))?;
+        let mut written = 0;
+        for (origin, text) in &files {
+            let compiled = outcomes.iter().any(|o| &o.file == origin && o.result.is_ok());
+            if !compiled {
+                continue;
+            }
+            let file_name = format!("{}.yml", slug(origin));
+            let header = format!("# From {}: {}\n", terminal_safe(&parsed.title), terminal_safe(origin));
+            let target = into.join(file_name);
+            std::fs::write(&target, format!("{header}{text}"))
+                .with_context(|| format!("writing {}", target.display()))?;
+            written += 1;
+        }
+        eprintln!("{written} rules written into {}", into.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// The Sigma files of the paths: files as given, folders searched for *.yml and *.yaml; in
+/// path order.
+fn read_sigma(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            found.push(path.clone());
+            continue;
+        }
+        let mut folders = vec![path.clone()];
+        let mut inside = Vec::new();
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                    inside.push(path);
+                }
+            }
+        }
+        inside.sort();
+        found.extend(inside);
+    }
+    found
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            Ok((p.display().to_string(), text))
+        })
+        .collect()
+}
+
+fn status(outcome: &Outcome) -> &'static str {
+    match (&outcome.result, outcome.only_correlated) {
+        (Ok(_), false) => "compiled",
+        (Ok(_), true) => "correlated",
+        (Err(sigma::Unsupported::Invalid(_)), _) => "invalid",
+        (Err(_), _) => "unsupported",
+    }
+}
+
+fn outcomes_json(outcomes: &[Outcome]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let rule = o.result.as_ref().ok();
+            json!({
+                "file": o.file,
+                "title": o.title,
+                "logsource": o.logsource,
+                "status": status(o),
+                "id": rule.map(|r| r.id.clone()),
+                "severity": rule.map(|r| r.severity.name()),
+                "reason": o.result.as_ref().err().map(ToString::to_string),
+                "class": o.result.as_ref().err().map(|e| e.class()),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows)
+}
+
+fn write_outcomes(outcomes: &[Outcome], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut classes: BTreeMap<String, usize> = BTreeMap::new();
+    for o in outcomes {
+        let (id, severity) = match &o.result {
+            Ok(rule) => (rule.id.as_str(), rule.severity.name()),
+            Err(_) => ("", "-"),
+        };
+        writeln!(
+            out,
+            "{:<11} {:<13} {:<24} {:<36} {}",
+            status(o),
+            severity,
+            terminal_safe(&o.logsource),
+            id,
+            terminal_safe(&o.title)
+        )?;
+        if let Err(reason) = &o.result {
+            writeln!(out, "{:<11} {}  ({})", "", terminal_safe(&reason.to_string()), terminal_safe(&o.file))?;
+            *classes.entry(reason.class()).or_default() += 1;
+        }
+    }
+    let compiled = outcomes.iter().filter(|o| o.result.is_ok()).count();
+    let correlated = outcomes.iter().filter(|o| o.result.is_ok() && o.only_correlated).count();
+    writeln!(
+        out,
+        "\n{} Sigma documents: {compiled} compiled ({correlated} run only in correlations), {} not:",
+        outcomes.len(),
+        outcomes.len() - compiled
+    )?;
+    for (class, n) in classes {
+        writeln!(out, "  {n:>4}  {}", terminal_safe(&class))?;
+    }
+    Ok(())
+}
+
+/// Copies the files with a compiled rule into `into`; returns how many.
+fn copy_compiled(files: &[(String, String)], outcomes: &[Outcome], into: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(into).with_context(|| format!("creating {}", into.display()))?;
+    let mut copied = 0;
+    for (file, text) in files {
+        if !outcomes.iter().any(|o| &o.file == file && o.result.is_ok()) {
+            continue;
+        }
+        let name = Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = into.join(&name);
+        if target.exists() && std::fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
+            anyhow::bail!("{} exists with other content; {file} not copied", target.display());
+        }
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+        copied += 1;
+    }
+    Ok(copied)
+}
