@@ -310,9 +310,9 @@ mod tests {
                 let f = b.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
                 let l = b.column(2).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
                 let n = b.column(3).as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-                for i in 0..b.num_rows() {
+                for (i, group) in g.into_iter().enumerate() {
                     let minute = |s: i64| (s - 1_767_225_600) / 60;
-                    rows.push((g[i].clone(), minute(f.value(i)), minute(l.value(i)), n.value(i) as usize));
+                    rows.push((group, minute(f.value(i)), minute(l.value(i)), n.value(i) as usize));
                 }
             }
             rows
