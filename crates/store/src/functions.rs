@@ -213,6 +213,10 @@ fn find_field<'a>(value: &'a serde_json::Value, path: &[&str], found: &mut Vec<&
             {
                 find_field(inner, path, found);
             }
+            // Name/value lists under other keys (`ExtendedProperties`, `targetResources`).
+            if found.len() == before {
+                map.values().filter(|v| v.is_array()).for_each(|list| find_field(list, path, found));
+            }
         }
         _ => {}
     }
