@@ -95,19 +95,7 @@ impl Catalog {
             origin: path.display().to_string(),
             message: e.to_string(),
         };
-        let mut paths = Vec::new();
-        let mut folders = vec![dir.to_path_buf()];
-        while let Some(folder) = folders.pop() {
-            for entry in std::fs::read_dir(&folder).map_err(|e| io(&folder, e))? {
-                let path = entry.map_err(|e| io(&folder, e))?.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else if path.extension().is_some_and(|e| e == "toml" || e == "yml" || e == "yaml") {
-                    paths.push(path);
-                }
-            }
-        }
-        paths.sort();
+        let paths = files_under(dir, &["toml", "yml", "yaml"]).map_err(|e| io(dir, e))?;
         // Into a copy: a bad file leaves the catalog as it was.
         let mut rules = self.rules.clone();
         let mut sigma_files = Vec::new();
@@ -241,6 +229,24 @@ impl Catalog {
         let parameters = self.settings.get(&rule.id).map_or(&empty, |s| &s.parameters);
         rule.query_with(parameters).expect("checked when configured")
     }
+}
+
+/// The files under `dir` and its sub-folders with one of these extensions, in path order.
+pub fn files_under(dir: &Path, extensions: &[&str]) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut paths = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| extensions.iter().any(|x| e == *x)) {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    Ok(paths)
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub fn parse_time(text: &str, flag: &str) -> anyhow::Result<chrono::DateTime<chr
 }
 
 pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
-    let (catalog, sigma) = args.source.load()?;
+    let (catalog, sigma, _) = args.source.load()?;
     if !sigma.is_empty() {
         let refused = sigma.iter().filter(|o| o.result.is_err()).count();
         let compiled = sigma.len() - refused;

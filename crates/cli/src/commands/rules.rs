@@ -23,8 +23,9 @@ pub struct RuleSource {
 }
 
 impl RuleSource {
-    /// The catalog, and what became of the Sigma rules of the folders.
-    pub fn load(&self) -> anyhow::Result<(Catalog, Vec<Outcome>)> {
+    /// The catalog, what became of the Sigma rules of the folders, and the placeholders'
+    /// values (for more Sigma rules).
+    pub fn load(&self) -> anyhow::Result<(Catalog, Vec<Outcome>, Placeholders)> {
         let config = self.read_config()?;
         let placeholders = placeholders_of(config.as_ref())?;
         let mut catalog = Catalog::builtin();
@@ -35,15 +36,11 @@ impl RuleSource {
         if let Some((text, origin)) = &config {
             catalog.configure(text, origin)?;
         }
-        Ok((catalog, outcomes))
+        Ok((catalog, outcomes, placeholders))
     }
 
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
         Ok(self.load()?.0)
-    }
-
-    pub fn placeholders(&self) -> anyhow::Result<Placeholders> {
-        placeholders_of(self.read_config()?.as_ref())
     }
 
     /// The configuration file's text and name.

@@ -39,8 +39,8 @@ pub struct ImportArgs {
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let files = read_sigma(&args.paths)?;
-    let (mut catalog, _) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    let (mut catalog, _, placeholders) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &placeholders);
     let mut out = std::io::stdout().lock();
     match args.format {
         ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&outcomes_json(&outcomes))?)?,
@@ -66,8 +66,8 @@ pub struct LintArgs {
 
 pub fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let files = read_sigma(&args.paths)?;
-    let (mut catalog, _) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    let (mut catalog, _, placeholders) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &placeholders);
     let mut out = std::io::stdout().lock();
     let mut errors = 0;
     let mut warnings = 0;
@@ -170,10 +170,17 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let path = base.join(url.trim_start_matches("file://"));
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("{name}: item {}: reading {}", i + 1, path.display()))?;
-            found += 1;
-            files.push((origin(found), text));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    found += 1;
+                    files.push((origin(found), text));
+                }
+                // The item's other rules, and the other items, still count.
+                Err(e) => {
+                    let path = terminal_safe(&path.display().to_string());
+                    writeln!(out, "            linked rule unreadable: {path}: {e}")?;
+                }
+            }
         }
         if found == 0 {
             writeln!(out, "            no Sigma rule embedded or attached")?;
@@ -181,8 +188,8 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "            {found} Sigma rules")?;
         }
     }
-    let (mut catalog, _) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &args.source.placeholders()?);
+    let (mut catalog, _, placeholders) = args.source.load()?;
+    let outcomes = catalog.add_sigma_files(&files, &placeholders);
     if !outcomes.is_empty() {
         writeln!(out)?;
         write_outcomes(&outcomes, &mut out)?;
@@ -195,7 +202,7 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
             if !compiled {
                 continue;
             }
-            let file_name = format!("{}.yml", slug(origin));
+            let file_name = format!("{}.yml", sigma::slug(origin));
             let header = format!("# From {}: {}\n", terminal_safe(&parsed.title), terminal_safe(origin));
             let target = into.join(file_name);
             std::fs::write(&target, format!("{header}{text}"))
@@ -207,18 +214,6 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn slug(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
-}
-
 /// The Sigma files of the paths: files as given, folders searched for *.yml and *.yaml; in
 /// path order.
 fn read_sigma(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
@@ -228,19 +223,8 @@ fn read_sigma(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
             found.push(path.clone());
             continue;
         }
-        let mut folders = vec![path.clone()];
-        let mut inside = Vec::new();
-        while let Some(folder) = folders.pop() {
-            for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
-                let path = entry?.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-                    inside.push(path);
-                }
-            }
-        }
-        inside.sort();
+        let inside = sleuth_detect::catalog::files_under(path, &["yml", "yaml"])
+            .with_context(|| format!("reading {}", path.display()))?;
         found.extend(inside);
     }
     found

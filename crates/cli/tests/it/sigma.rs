@@ -229,6 +229,7 @@ fn feeds_list_advisories_and_import_their_rules() {
     assert!(out.contains("linked rule, not fetched (offline): https://feed.example/rules/other.yml"), "{out}");
     assert!(out.contains("compiled") && out.contains("Entra ID Excessive Account Lockouts Detected"), "{out}");
     assert!(out.contains("invalid"), "the broken attachment is reported: {out}");
+    assert!(out.contains("linked rule unreadable") && out.contains("missing.yml"), "{out}");
     let written: Vec<_> = std::fs::read_dir(&into).unwrap().collect();
     assert_eq!(written.len(), 1, "only the rule that compiled is written");
 

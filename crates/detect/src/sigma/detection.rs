@@ -192,9 +192,10 @@ impl Compiler<'_> {
             return Err(Unsupported::Modifier(format!("{m:?}").to_lowercase()));
         }
         let has = |m: Modifier| modifiers.contains(&m);
-        let Some(target) = self.target(field)? else {
-            return self.constant(field, item);
-        };
+        if let Field::Constant(constant) = self.source.field(field)? {
+            return self.constant(field, constant, item);
+        }
+        let target = self.target(field)?.expect("not a constant");
         let mut parts = Vec::new();
         for value in &item.values {
             let alternatives = self.alternatives(field, value, modifiers)?;
@@ -208,11 +209,10 @@ impl Compiler<'_> {
     }
 
     /// A field that has one value for the whole source: the item is true or false already.
-    fn constant(&self, field: &str, item: &DetectionItem) -> Result<String, Unsupported> {
+    fn constant(&self, field: &str, constant: &str, item: &DetectionItem) -> Result<String, Unsupported> {
         if !item.field.modifiers.is_empty() {
             return Err(Unsupported::Feature(format!("modifiers on {field}, a constant of the log source")));
         }
-        let Ok(Field::Constant(constant)) = self.source.field(field) else { unreachable!("a constant") };
         let matches = item.values.iter().any(|v| match v {
             SigmaValue::String(s) => like_matches(&s.parts, constant),
             other => other.to_string().eq_ignore_ascii_case(constant),

@@ -23,8 +23,6 @@ pub struct Item {
     pub content_text: Option<String>,
     pub date_published: Option<String>,
     #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
     pub attachments: Vec<Attachment>,
 }
 
@@ -34,7 +32,7 @@ pub struct Attachment {
     pub mime_type: Option<String>,
 }
 
-/// Parses a feed; the error names the item that is wrong.
+/// Parses a feed; the error says where in the text it is wrong (line and column).
 pub fn parse(text: &str) -> Result<Feed, String> {
     let feed: Feed = serde_json::from_str(text).map_err(|e| format!("not a JSON Feed: {e}"))?;
     if !feed.version.starts_with("https://jsonfeed.org/version/1") {

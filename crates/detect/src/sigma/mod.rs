@@ -259,6 +259,19 @@ fn convert(meta: &Meta, id: String, query: String, file: &str, logsource: &str, 
     }
 }
 
+/// A text as lower-case letters and digits, other runs of characters made one dash.
+pub fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
 /// The catalog id of a Sigma document: its id (a UUID), else its name, else its title, made
 /// of lower-case letters, digits and dashes.
 fn unique_id(
@@ -267,16 +280,7 @@ fn unique_id(
     title: &str,
     taken: &mut BTreeSet<String>,
 ) -> Result<String, Unsupported> {
-    let source = sigma_id.or(name).unwrap_or(title);
-    let mut id = String::new();
-    for c in source.chars() {
-        if c.is_ascii_alphanumeric() {
-            id.push(c.to_ascii_lowercase());
-        } else if !id.ends_with('-') && !id.is_empty() {
-            id.push('-');
-        }
-    }
-    let id = id.trim_end_matches('-').to_string();
+    let id = slug(sigma_id.or(name).unwrap_or(title));
     if id.is_empty() {
         return Err(Unsupported::Invalid("the rule has no id, name or title to name it by".into()));
     }
