@@ -86,10 +86,11 @@ impl Catalog {
         Ok(Catalog { rules, settings: BTreeMap::new() })
     }
 
-    /// Adds the rules of `dir` and its sub-folders, in path order: `*.toml` rule files and Sigma
-    /// rules (`*.yml`, `*.yaml`). A bad rule file or an id already present is an error, and
-    /// leaves the catalog as it was; a Sigma rule that does not compile is not added, and its
-    /// outcome (every Sigma document's, compiled or not, is returned) says why.
+    /// Adds the rules of `dir` and its sub-folders (or of one file), in path order: `*.toml`
+    /// rule files and Sigma rules (`*.yml`, `*.yaml`). A bad rule file or an id already
+    /// present is an error, and leaves the catalog as it was; a Sigma rule that does not
+    /// compile is not added, and its outcome (every Sigma document's, compiled or not, is
+    /// returned) says why.
     pub fn add_dir(&mut self, dir: &Path, placeholders: &Placeholders) -> Result<Vec<Outcome>, CatalogError> {
         let io = |path: &Path, e: std::io::Error| CatalogError::Invalid {
             origin: path.display().to_string(),
@@ -231,8 +232,12 @@ impl Catalog {
     }
 }
 
-/// The files under `dir` and its sub-folders with one of these extensions, in path order.
+/// The files under `dir` and its sub-folders with one of these extensions, in path order; a
+/// file given as `dir` is taken whatever its extension.
 pub fn files_under(dir: &Path, extensions: &[&str]) -> std::io::Result<Vec<std::path::PathBuf>> {
+    if std::fs::metadata(dir)?.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
     let mut paths = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {

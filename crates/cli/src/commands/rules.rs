@@ -11,9 +11,9 @@ use crate::output::terminal_safe;
 /// Where rules come from and how they are configured: shared by `hunt` and `rules`.
 #[derive(Debug, Args)]
 pub struct RuleSource {
-    /// A folder of extra rules, sub-folders included: rule files (*.toml, one rule each; see
-    /// `sleuth rules show ID` for the format) and Sigma rules (*.yml, *.yaml).
-    #[arg(long = "rules", value_name = "DIR")]
+    /// Extra rules: a folder, sub-folders included, of rule files (*.toml, one rule each; see
+    /// `sleuth rules show ID` for the format) and Sigma rules (*.yml, *.yaml), or one such file.
+    #[arg(long = "rules", value_name = "DIR|FILE")]
     rule_dirs: Vec<PathBuf>,
     /// A configuration file changing rule parameters or turning rules off
     /// ([rules.credential-stuffing] min_failures = 8), and giving Sigma placeholders their

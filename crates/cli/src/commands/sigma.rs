@@ -219,10 +219,6 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
 fn read_sigma(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     let mut found = Vec::new();
     for path in paths {
-        if !path.is_dir() {
-            found.push(path.clone());
-            continue;
-        }
         let inside = sleuth_detect::catalog::files_under(path, &["yml", "yaml"])
             .with_context(|| format!("reading {}", path.display()))?;
         found.extend(inside);
