@@ -205,6 +205,7 @@ impl SignIn {
             "conditionalAccessStatus": ca_status,
             "isInteractive": self.interactive,
             "signInEventTypes": [if self.interactive { "interactiveUser" } else { "nonInteractiveUser" }],
+            "authenticationProtocol": "none",
             "incomingTokenType": if self.interactive { "none" } else { self.token_type },
             "tokenIssuerType": "AzureAD",
             "riskDetail": "none",

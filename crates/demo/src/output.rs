@@ -489,6 +489,7 @@ const SIGNIN_COLUMNS: Columns = &[
     ("CorrelationId", Src::Text("/correlationId")),
     ("SessionId", Src::Text("/sessionId")),
     ("UniqueTokenIdentifier", Src::Text("/uniqueTokenIdentifier")),
+    ("AuthenticationProtocol", Src::Text("/authenticationProtocol")),
     ("IncomingTokenType", Src::Text("/incomingTokenType")),
     ("TokenIssuerType", Src::Text("/tokenIssuerType")),
     ("Type", Src::Type),

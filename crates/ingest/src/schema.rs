@@ -189,6 +189,7 @@ table! {
         resource_id: Text, "Resource id", "resourceId / ResourceIdentity / Resource ID";
         client_app_used: Text, "Client app / protocol (Browser, Mobile Apps and Desktop clients, Exchange ActiveSync, Authenticated SMTP, IMAP4 ...)", "clientAppUsed / ClientAppUsed / Client app";
         user_agent: Text, "User agent string (attacker-controlled text)", "userAgent / UserAgent / User agent";
+        authentication_protocol: Text, "Protocol or grant of the sign-in (none, oAuth2, ropc, wsFederation, saml20, deviceCode)", "authenticationProtocol / AuthenticationProtocol / Authentication Protocol";
         result_type: Int, "Sign-in error code: 0 is success, anything else a failure or interrupt (50126 bad password, 50053 locked, 53003 blocked by Conditional Access ...)", "status.errorCode / ResultType / Status.errorCode / Sign-in error code";
         failure_reason: Text, "Failure reason text", "status.failureReason / ResultDescription / Failure reason";
         status_detail: Text, "Additional status detail, such as 'MFA requirement satisfied by claim in the token'", "status.additionalDetails / Status.additionalDetails / Multifactor authentication result";

@@ -174,8 +174,8 @@ fn correlations_fire_on_the_spray_and_are_grouped_per_address() {
 
 #[test]
 fn compiled_rules_are_pinned() {
-    // One rule per construct: a value list, modifiers, a raw-record field, negated filters,
-    // a keyword-less selector, an m365 source; and the two correlations of the examples.
+    // One rule per construct: a value list, modifiers, a value the mapping translates, a
+    // raw-record field, negated filters, an m365 source; and the two correlations of the examples.
     let cases = [
         (sigmahq(), "2b7d6fc0-71ac-4cf7-8ed1-b5788ee5257a"),
         (sigmahq(), "ea1a07f0-3dac-47a2-aeb4-86f5379ba2b4"),
@@ -195,6 +195,41 @@ fn compiled_rules_are_pinned() {
     let (code, out, _) = run(&["rules", "show", "2b7d6fc0-71ac-4cf7-8ed1-b5788ee5257a", "--rules", path(&sigmahq())]);
     assert_eq!(code, 0);
     assert!(out.contains("Sigma azure/signinlogs from") && out.contains("author: AlertIQ"), "{out}");
+}
+
+#[test]
+fn device_code_rule_reads_the_authentication_protocol_column() {
+    // Seed 003's two sign-ins, one of them through the device code flow: the SigmaHQ rule
+    // (`properties.message: Device Code`) finds that one, from the column ingest fills.
+    intel_dir();
+    let t = temp();
+    let mut page: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("graph_signins.json")).unwrap()).unwrap();
+    let records = page["value"].as_array_mut().unwrap();
+    assert_eq!(records.len(), 2);
+    records[0]["authenticationProtocol"] = "deviceCode".into();
+    records[1]["authenticationProtocol"] = "none".into();
+    let device_code = records[0]["id"].as_str().unwrap().to_string();
+    let export = t.path().join("signins.json");
+    std::fs::write(&export, page.to_string()).unwrap();
+    let store = t.path().join("store");
+    let (code, _, err) = run(&["ingest", path(&export), "--store", path(&store)]);
+    assert_eq!(code, 0, "{err}");
+    let rule = sigmahq().join("rules/cloud/azure/signin_logs/azure_app_device_code_authentication.yml");
+    let args =
+        ["hunt", "--store", path(&store), "--rules", path(&rule), "--min-severity", "informational", "-f", "json"];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let alerts: Vec<&Value> = report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["alerts"].as_array().unwrap())
+        .filter(|a| a["rule"] == "248649b7-d64f-46f0-9fb2-a52774166fb5")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{out}");
+    assert_eq!(alerts[0]["record_ids"], serde_json::json!([device_code]));
 }
 
 #[test]

@@ -542,10 +542,7 @@ mod tests {
             ),
             ("ActivityDetails: Sign-ins", "TRUE"),
             ("ActivityDetails: Audit", "FALSE"),
-            (
-                "message: Device Code",
-                "(CASE WHEN raw ILIKE '%authenticationProtocol%' THEN json_field(raw, 'authenticationProtocol') END ILIKE 'deviceCode')",
-            ),
+            ("message: Device Code", "(authentication_protocol ILIKE 'deviceCode')"),
         ];
         for (item, expected) in cases {
             let condition =

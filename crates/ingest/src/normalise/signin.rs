@@ -135,6 +135,11 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         correlation_id: f.text(&["correlationId", "CorrelationId", "Correlation ID"]),
         session_id: f.text(&["sessionId", "SessionId", "Session ID"]),
         unique_token_identifier: f.text(&["uniqueTokenIdentifier", "UniqueTokenIdentifier", "Unique token identifier"]),
+        authentication_protocol: f.text(&[
+            "authenticationProtocol",
+            "AuthenticationProtocol",
+            "Authentication Protocol",
+        ]),
         incoming_token_type: f.text(&["incomingTokenType", "IncomingTokenType", "Incoming token type"]),
         token_issuer_type: f.text(&["tokenIssuerType", "TokenIssuerType", "Token issuer type"]),
         dialect: Some(dialect.name().to_string()),
