@@ -71,18 +71,35 @@ pub fn compile(correlation: &CorrelationRule, named: &[Named]) -> Result<String,
         ));
     }
     let mut ctes = vec![format!("events AS (\n{}\n)", events.join("\n  UNION ALL\n"))];
+    // When every rule must be seen (temporal_ordered, and temporal without a condition of its
+    // own), only groups with an event of the first rule can match: the windows are computed
+    // over those groups' events alone, not over every event of the other rules (a lockout
+    // then a success: the groups that had a lockout, not every success of the month).
+    let every_step = match (&correlation.correlation_type, &correlation.condition) {
+        (CorrelationType::TemporalOrdered, _) => true,
+        (CorrelationType::Temporal, CorrelationCondition::Threshold { .. }) => true,
+        _ => false,
+    };
+    let base = if every_step && !groups.is_empty() && named.len() > 1 {
+        let on: Vec<String> = groups.iter().map(|g| format!("e.{g} = c.{g}")).collect();
+        ctes.push(format!("candidates AS (\n  SELECT DISTINCT {} FROM events WHERE step = 0\n)", groups.join(", ")));
+        ctes.push(format!("grouped AS (\n  SELECT e.* FROM candidates c JOIN events e ON {}\n)", on.join(" AND ")));
+        "grouped"
+    } else {
+        "events"
+    };
 
     let last = named.len().saturating_sub(1);
     let mut seen = String::new();
     let (measure, start, qualifies, windows_from) = match correlation.correlation_type {
         CorrelationType::EventCount => {
-            (format!("count(*) OVER {window}"), format!("min(time) OVER {window}"), threshold(correlation)?, "events")
+            (format!("count(*) OVER {window}"), format!("min(time) OVER {window}"), threshold(correlation)?, base)
         }
         CorrelationType::ValueCount => (
             format!("count(DISTINCT value) OVER {window}"),
             format!("min(time) OVER {window}"),
             threshold(correlation)?,
-            "events",
+            base,
         ),
         CorrelationType::Temporal => {
             let each = |step: usize| format!("max(CASE WHEN step = {step} THEN 1 ELSE 0 END) OVER {window}");
@@ -94,7 +111,7 @@ pub fn compile(correlation: &CorrelationRule, named: &[Named]) -> Result<String,
                 // condition as a threshold).
                 CorrelationCondition::Threshold { .. } => format!("measure = {}", named.len()),
             };
-            (measure, format!("min(time) OVER {window}"), qualifies, "events")
+            (measure, format!("min(time) OVER {window}"), qualifies, base)
         }
         CorrelationType::TemporalOrdered => {
             let references: Vec<&String> = named.iter().map(|(r, _, _, _)| r).collect();
@@ -102,7 +119,7 @@ pub fn compile(correlation: &CorrelationRule, named: &[Named]) -> Result<String,
                 return Err(Unsupported::Feature("temporal_ordered naming a rule twice is not supported".into()));
             }
             // chain{k}.c{k}: the latest start of a chain of steps 0..=k at or before each event.
-            let mut from = "events".to_string();
+            let mut from = base.to_string();
             for k in 0..named.len() {
                 let carried = if k == 0 { "time".to_string() } else { format!("c{}", k - 1) };
                 ctes.push(format!(
