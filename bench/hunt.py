@@ -3,6 +3,7 @@
 written as DuckDB SQL and run by DuckDB on the same Parquet files, as the reference.
 
     python3 bench/hunt.py [--users 36600] [--days 30] [--keep-export]
+    python3 bench/hunt.py --sigma [--users 36600] [--days 30]
 
 Generates the demo tenant (mixed dialects; about 10 million sign-ins and 1 million audit
 events with the defaults), ingests it into bench/out/hunt-store-USERSxDAYS (kept between runs;
@@ -15,6 +16,10 @@ DuckDB versions do without the intelligence databases, which DuckDB does not hav
 class (it only changes severities), and impossible travel uses the log's coordinates only, so
 it may find fewer moves. Alert counts are compared where they must agree. Results are printed
 and written to bench/out/hunt.json.
+
+With --sigma, the same store is hunted with the SigmaHQ Azure / M365 rules of ../shared and the
+examples/sigma correlations instead: once with the built-in rules turned off (a --config that
+disables each), once with them; every severity is reported. Results go to bench/out/sigma.json.
 """
 import argparse
 import json
@@ -150,15 +155,43 @@ def count(store, table):
     return int(out.splitlines()[1])
 
 
+def sigma(store):
+    """The hunt with the Sigma rules, without and with the built-in rules."""
+    listed = subprocess.run([SLEUTH, "rules"], capture_output=True, text=True, check=True).stdout
+    levels = {"informational", "low", "medium", "high", "critical"}
+    builtins = [line.split()[0] for line in listed.splitlines() if len(line.split()) > 1 and line.split()[1] in levels]
+    off = OUT / "builtins-off.toml"
+    off.write_text("".join(f"[rules.{rule}]\nenabled = false\n\n" for rule in builtins))
+    rules = ["--rules", ROOT.parent / "shared" / "rules" / "sigma", "--rules", ROOT / "examples" / "sigma"]
+    hunt = [SLEUTH, "hunt", "--store", store, "--format", "json", "--min-severity", "informational", *rules]
+    results = {}
+    for name, extra in (("sigma only", ["--config", off]), ("sigma and built-in", [])):
+        seconds, rss, out = measured(hunt + extra)
+        report = json.loads(out)
+        slowest = sorted(report["rules"], key=lambda r: -r["millis"])[:8]
+        results[name] = {"seconds": round(seconds, 1), "peak_rss_mib": round(rss), "rules": len(report["rules"]),
+                         "alerts": sum(r["alerts"] for r in report["rules"]), "incidents": len(report["incidents"]),
+                         "slowest": [{"rule": r["rule"], "seconds": round(r["millis"] / 1000, 2), "alerts": r["alerts"]}
+                                     for r in slowest]}
+        r = results[name]
+        print(f"{name}: {r['seconds']} s, peak {r['peak_rss_mib']} MiB, {r['rules']} rules, {r['alerts']} alerts")
+        for rule in r["slowest"]:
+            print(f"  {rule['rule']:40} {rule['seconds']:>7.2f} s {rule['alerts']:>7} alerts")
+    (OUT / "sigma.json").write_text(json.dumps(results, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=36600)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--keep-export", action="store_true")
+    ap.add_argument("--sigma", action="store_true", help="hunt with the SigmaHQ rules instead")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     build()
     store, setup = tenant_store(args.users, args.days, args.keep_export)
+    if args.sigma:
+        return sigma(store)
     sizes = {t: count(store, t) for t in ("signins", "audits", "mailbox_activity", "message_trace", "risk_detections")}
 
     h_sec, h_rss, h_out = measured([SLEUTH, "hunt", "--store", store, "--format", "json", "--min-severity", "low"])
