@@ -26,7 +26,7 @@ import json
 import shutil
 import subprocess
 
-from common import OUT, SLEUTH, build, duckdb_python, measured
+from common import OUT, ROOT, SLEUTH, build, duckdb_python, measured
 
 # Each rule's logic in DuckDB's dialect, one row per alert.
 DUCKDB_RULES = {
