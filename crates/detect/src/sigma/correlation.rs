@@ -75,11 +75,10 @@ pub fn compile(correlation: &CorrelationRule, named: &[Named]) -> Result<String,
     // own), only groups with an event of the first rule can match: the windows are computed
     // over those groups' events alone, not over every event of the other rules (a lockout
     // then a success: the groups that had a lockout, not every success of the month).
-    let every_step = match (&correlation.correlation_type, &correlation.condition) {
-        (CorrelationType::TemporalOrdered, _) => true,
-        (CorrelationType::Temporal, CorrelationCondition::Threshold { .. }) => true,
-        _ => false,
-    };
+    let every_step = matches!(
+        (&correlation.correlation_type, &correlation.condition),
+        (CorrelationType::TemporalOrdered, _) | (CorrelationType::Temporal, CorrelationCondition::Threshold { .. })
+    );
     let base = if every_step && !groups.is_empty() && named.len() > 1 {
         let on: Vec<String> = groups.iter().map(|g| format!("e.{g} = c.{g}")).collect();
         ctes.push(format!("candidates AS (\n  SELECT DISTINCT {} FROM events WHERE step = 0\n)", groups.join(", ")));
