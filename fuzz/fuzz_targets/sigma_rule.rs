@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 
 use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
 use libfuzzer_sys::fuzz_target;
-use sleuth_detect::sigma::{self, MAPPING, Mapping, Placeholders};
+use sleuth_detect::sigma::{self, Mapping, Placeholders};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let mapping = Mapping::parse(MAPPING).expect("the embedded mapping parses");
     let placeholders = Placeholders::from([("admins".to_string(), vec!["it's".to_string(), "%_\\".to_string()])]);
     let _ = sigma::lint(text);
-    for outcome in sigma::compile(&[("fuzz.yml".into(), text.into())], &mapping, &placeholders) {
+    for outcome in sigma::compile(&[("fuzz.yml".into(), text.into())], Mapping::shipped(), &placeholders) {
         let Ok(rule) = outcome.result else { continue };
         let sql = rule.query_with(&BTreeMap::new()).expect("a compiled rule has no unset parameter");
         let statements = Parser::parse_sql(&GenericDialect {}, &sql.single_statement())

@@ -130,8 +130,7 @@ impl Catalog {
     }
 
     fn add_sigma(rules: &mut Vec<Rule>, files: &[(String, String)], placeholders: &Placeholders) -> Vec<Outcome> {
-        let mapping = sigma::Mapping::parse(sigma::MAPPING).expect("the shipped mapping is valid");
-        let mut outcomes = sigma::compile(files, &mapping, placeholders);
+        let mut outcomes = sigma::compile(files, sigma::Mapping::shipped(), placeholders);
         for outcome in &mut outcomes {
             let Ok(rule) = &outcome.result else { continue };
             if rules.iter().any(|r| r.id == rule.id) {

@@ -39,8 +39,7 @@ pub struct ImportArgs {
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let files = read_sigma(&args.paths)?;
-    let (mut catalog, _, placeholders) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &placeholders);
+    let outcomes = compile(&args.source, &files)?;
     let mut out = std::io::stdout().lock();
     match args.format {
         ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&outcomes_json(&outcomes))?)?,
@@ -66,8 +65,7 @@ pub struct LintArgs {
 
 pub fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let files = read_sigma(&args.paths)?;
-    let (mut catalog, _, placeholders) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &placeholders);
+    let outcomes = compile(&args.source, &files)?;
     let mut out = std::io::stdout().lock();
     let mut errors = 0;
     let mut warnings = 0;
@@ -188,8 +186,7 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "            {found} Sigma rules")?;
         }
     }
-    let (mut catalog, _, placeholders) = args.source.load()?;
-    let outcomes = catalog.add_sigma_files(&files, &placeholders);
+    let outcomes = compile(&args.source, &files)?;
     if !outcomes.is_empty() {
         writeln!(out)?;
         write_outcomes(&outcomes, &mut out)?;
@@ -212,6 +209,13 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{written} rules written into {}", into.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sigma files compiled beside the catalog the options configure (so an id already taken
+/// is reported, and the configuration's placeholders apply).
+fn compile(source: &RuleSource, files: &[(String, String)]) -> anyhow::Result<Vec<Outcome>> {
+    let (mut catalog, _, placeholders) = source.load()?;
+    Ok(catalog.add_sigma_files(files, &placeholders))
 }
 
 /// The Sigma files of the paths: files as given, folders searched for *.yml and *.yaml; in

@@ -49,6 +49,13 @@ pub enum Field<'a> {
 }
 
 impl Mapping {
+    /// The mapping Sleuth ships ([`MAPPING`]), parsed once.
+    pub fn shipped() -> &'static Mapping {
+        static SHIPPED: std::sync::LazyLock<Mapping> =
+            std::sync::LazyLock::new(|| Mapping::parse(MAPPING).expect("the shipped mapping is valid"));
+        &SHIPPED
+    }
+
     pub fn parse(text: &str) -> Result<Mapping, String> {
         let mapping: Mapping = toml::from_str(text).map_err(|e| e.to_string())?;
         for source in &mapping.sources {
