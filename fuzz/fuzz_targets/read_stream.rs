@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut seen = 0u64;
-    let report = sleuth_ingest::read_stream("fuzz", data, &mut |_| seen += 1);
+    // Small limits, so that the fuzzer reaches them.
+    let limits = sleuth_ingest::Limits { max_record_bytes: 4096, max_field_bytes: 512, ..Default::default() };
+    let report = sleuth_ingest::read_stream("fuzz", data, &limits, &mut |_| seen += 1);
     assert_eq!(report.total(), seen);
     assert!(report.problems.len() <= sleuth_ingest::MAX_PROBLEMS);
 });

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             if output::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", sleuth_render::text::visible(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -1,12 +1,14 @@
 //! Presenting query results: tables for people, JSON and CSV for tools. Every string may come
-//! from a log and is attacker-controlled: control characters are escaped before they reach a
-//! terminal, and CSV cells that a spreadsheet would evaluate as formulas are neutralised.
+//! from a log and is attacker-controlled: `sleuth_render::text` escapes control and bidi
+//! characters for the terminal and CSV, and neutralises CSV cells a spreadsheet would run as
+//! formulas. JSON stays exact.
 
 use std::io::{self, Write};
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::Value;
+use sleuth_render::text::{csv_cell, visible};
 use sleuth_store::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,10 +44,10 @@ fn write_table(names: &[String], batches: &[RecordBatch], out: &mut impl Write) 
         let columns: Vec<Vec<Option<String>>> =
             batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
-            rows.push(columns.iter().map(|c| shorten(&terminal_safe(c[i].as_deref().unwrap_or("")))).collect());
+            rows.push(columns.iter().map(|c| shorten(&visible(c[i].as_deref().unwrap_or("")))).collect());
         }
     }
-    let header: Vec<String> = names.iter().map(|n| terminal_safe(n)).collect();
+    let header: Vec<String> = names.iter().map(|n| visible(n)).collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
         .collect();
@@ -74,15 +76,15 @@ fn shorten(s: &str) -> String {
 
 fn write_csv(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
     let mut csv = csv::Writer::from_writer(out);
-    csv.write_record(names.iter().map(|n| neutralise_formula(n)))?;
+    csv.write_record(names.iter().map(|n| csv_cell(n)))?;
     for batch in batches {
         let textual: Vec<bool> = batch.columns().iter().map(|c| !c.data_type().is_numeric()).collect();
         let columns: Vec<Vec<Option<String>>> =
             batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             let record = columns.iter().zip(&textual).map(|(c, text)| {
-                let v = c[i].clone().unwrap_or_default();
-                if *text { neutralise_formula(&v) } else { v }
+                let v = c[i].as_deref().unwrap_or_default();
+                if *text { csv_cell(v) } else { v.to_string() }
             });
             csv.write_record(record)?;
         }
@@ -110,31 +112,6 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     Ok(())
 }
 
-/// Escapes control characters (ANSI escape sequences, carriage returns, NULs ...) so that a
-/// log value cannot drive the terminal.
-pub fn terminal_safe(s: &str) -> String {
-    if !s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| if c.is_control() || is_bidi_control(c) { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
-}
-
-/// Bidirectional overrides reorder what a terminal shows (trojan-source style).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
-
-/// A CSV cell starting with `=`, `+`, `-`, `@`, tab or carriage return is run as a formula by
-/// spreadsheets; a leading apostrophe makes it text (OWASP's CSV injection advice).
-pub fn neutralise_formula(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
-}
-
 /// `sleuth sql ... | head` closes the pipe early: that is not an error.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
@@ -143,25 +120,4 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
                 .downcast_ref::<csv::Error>()
                 .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formulas_are_neutralised_and_plain_text_is_not() {
-        assert_eq!(neutralise_formula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
-        assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise_formula("-2+3"), "'-2+3");
-        assert_eq!(neutralise_formula("node-fetch/1.0"), "node-fetch/1.0");
-    }
-
-    #[test]
-    fn control_characters_cannot_reach_the_terminal() {
-        assert_eq!(terminal_safe("a\u{1b}[31mred"), "a\\u{1b}[31mred");
-        assert_eq!(terminal_safe("x\ry"), "x\\ry");
-        assert_eq!(terminal_safe("abc\u{202e}def"), "abc\\u{202e}def");
-        assert_eq!(terminal_safe("plain"), "plain");
-    }
 }

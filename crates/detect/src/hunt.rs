@@ -200,7 +200,7 @@ async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, 
         }
         let started = Instant::now();
         let table = async {
-            let frame = ctx.sql(query).await?;
+            let frame = sleuth_store::read_only(ctx, query).await?;
             if *view { Ok(frame) } else { frame.cache().await }
         };
         let table = table.await.map_err(|e| format!("in table `{name}`: {e}"))?;
@@ -211,7 +211,8 @@ async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, 
         trace_plan(ctx, "query", &sql.query).await;
     }
     let started = Instant::now();
-    let batches = async { ctx.sql(&sql.query).await?.collect().await }.await.map_err(|e| e.to_string());
+    let batches =
+        async { sleuth_store::read_only(ctx, &sql.query).await?.collect().await }.await.map_err(|e| e.to_string());
     tracing::debug!(millis = started.elapsed().as_millis() as u64, "query");
     batches
 }
@@ -220,7 +221,7 @@ async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, 
 /// authors (`SLEUTH_LOG=sleuth_detect=trace`).
 async fn trace_plan(ctx: &SessionContext, name: &str, query: &str) {
     let plan = async {
-        let batches = ctx.sql(query).await?.explain(false, true)?.collect().await?;
+        let batches = sleuth_store::read_only(ctx, query).await?.explain(false, true)?.collect().await?;
         let plans = batches.iter().filter_map(|b| b.column_by_name("plan")?.as_string_opt::<i32>());
         Ok::<_, datafusion::error::DataFusionError>(plans.flatten().flatten().collect::<Vec<_>>().join("\n"))
     };

@@ -3,7 +3,7 @@ fn main() {
     let paths: Vec<std::path::PathBuf> = std::env::args().skip(1).map(Into::into).collect();
     for file in sleuth_ingest::files(&paths).expect("paths") {
         let mut first = None;
-        for report in sleuth_ingest::read_path(&file, &mut |r| {
+        for report in sleuth_ingest::read_path(&file, &Default::default(), &mut |r| {
             first.get_or_insert(r);
         }) {
             println!(

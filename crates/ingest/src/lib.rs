@@ -4,6 +4,10 @@
 //! files ─► read (archive, gzip, UTF-16, JSON document / JSON lines / CSV) ─► normalise ─► Record
 //! ```
 //!
+//! Reading is bounded by [`Limits`] (record, field, decompressed size, inflation ratio): the
+//! memory an ingest takes depends on them, never on the input, and a bad record costs only
+//! itself.
+//!
 //! The dialect and the kind of each record are recognised from content, never from file
 //! names: Microsoft Graph JSON (v1.0 and beta), Azure Monitor diagnostic records, Log
 //! Analytics / Sentinel exports, Entra portal CSV downloads, Purview Unified Audit Log and
@@ -16,18 +20,20 @@
 //!   "userPrincipalName":"Jac@Contoso.com","appDisplayName":"Microsoft Graph",
 //!   "ipAddress":"89.187.164.135","status":{"errorCode":0}}]}"#;
 //! let mut records = Vec::new();
-//! let report = sleuth_ingest::read_stream("signins.json", export.as_bytes(), &mut |r| records.push(r));
+//! let report = sleuth_ingest::read_stream("signins.json", export.as_bytes(), &Default::default(), &mut |r| records.push(r));
 //! assert_eq!(report.total(), 1);
 //! let sleuth_ingest::Record::SignIn(signin) = &records[0] else { panic!() };
 //! assert_eq!(signin.user_principal_name.as_deref(), Some("jac@contoso.com"));
 //! ```
 
 mod fields;
+mod limits;
 mod normalise;
 mod read;
 mod schema;
 pub mod time;
 
+pub use limits::{INFLATE_GRACE, Limits};
 pub use normalise::{Dialect, Outcome, normalise};
 pub use read::{FileReport, FileStatus, Format, MAX_PROBLEMS, Position, Problem, files, read_path, read_stream};
 pub use schema::{Audit, Cell, Column, Kind, MailboxActivity, MessageTrace, Record, RiskDetection, SignIn, Table};

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
-/// Formats without a zone, tried in order. Locale dates are month-first (the US format the
-/// portals write); a first number above 12 switches to day-first, see [`parse`].
-const NAIVE: [&str; 12] = [
+/// Formats without a zone, tried in order. Locale dates arrive here rewritten as
+/// `month/day/year` by [`locale_date`], whatever their separator and order.
+const NAIVE: [&str; 14] = [
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M",
@@ -14,7 +14,9 @@ const NAIVE: [&str; 12] = [
     "%m/%d/%Y, %I:%M %p",
     "%m/%d/%Y %I:%M %p",
     "%m/%d/%Y %H:%M:%S%.f",
+    "%m/%d/%Y, %H:%M:%S%.f",
     "%m/%d/%Y %H:%M",
+    "%m/%d/%Y, %H:%M",
     "%d.%m.%Y %H:%M:%S%.f",
     "%Y/%m/%d %H:%M:%S%.f",
     "%Y%m%d%H%M%S",
@@ -46,7 +48,7 @@ fn parse_any(text: &str) -> Option<DateTime<Utc>> {
         }
     }
     let naive = t.strip_suffix('Z').or_else(|| t.strip_suffix(" UTC")).unwrap_or(t);
-    let naive = day_first_to_month_first(naive);
+    let naive = locale_date(naive);
     NAIVE.iter().find_map(|fmt| NaiveDateTime::parse_from_str(&naive, fmt).ok()).map(|n| n.and_utc())
 }
 
@@ -58,17 +60,31 @@ fn dotnet_json_date(t: &str) -> Option<i64> {
     Some(if inner.starts_with('-') { -ms } else { ms })
 }
 
-/// `28/04/2021 14:08` is day-first; swap it into month-first so one set of formats serves.
-fn day_first_to_month_first(t: &str) -> String {
-    let mut parts = t.splitn(3, '/');
-    if let (Some(a), Some(b), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        && let (Ok(first), Ok(second)) = (a.parse::<u32>(), b.parse::<u32>())
-        && first > 12
-        && second <= 12
-    {
-        return format!("{b}/{a}/{rest}");
+/// Rewrites a locale date at the start of `t` as `month/day/year`, so that one set of formats
+/// serves every locale the portals and PowerShell write: `3/15/2026` and `3-15-2026` (US,
+/// month first), `15/03/2026` and `15-03-2026` (day first, told by a first number above 12),
+/// `15.03.2026` (dotted dates are day first: German, Russian, ...). Years come last with four
+/// digits; anything else is left as it is.
+fn locale_date(t: &str) -> String {
+    let end = t.find([' ', ',', 'T']).unwrap_or(t.len());
+    let (date, rest) = t.split_at(end);
+    let Some(separator) = date.chars().find(|c| matches!(c, '/' | '-' | '.')) else {
+        return t.to_string();
+    };
+    let parts: Vec<&str> = date.split(separator).collect();
+    let [a, b, year] = parts[..] else {
+        return t.to_string();
+    };
+    let number = |s: &str| (1..=2).contains(&s.len()).then(|| s.parse::<u32>().ok()).flatten();
+    let (Some(a), Some(b)) = (number(a), number(b)) else {
+        return t.to_string();
+    };
+    if year.len() != 4 || !year.bytes().all(|c| c.is_ascii_digit()) {
+        return t.to_string();
     }
-    t.to_string()
+    let day_first = separator == '.' || (a > 12 && b <= 12);
+    let (month, day) = if day_first { (b, a) } else { (a, b) };
+    format!("{month}/{day}/{year}{rest}")
 }
 
 #[cfg(test)]
@@ -94,6 +110,17 @@ mod tests {
     }
 
     #[test]
+    fn locale_dates_in_every_order_and_separator() {
+        assert_eq!(iso("3-15-2026, 12:00:00.000 PM"), "2026-03-15T12:00:00+00:00");
+        assert_eq!(iso("3/15/2026, 12:00:00.000 AM"), "2026-03-15T00:00:00+00:00");
+        assert_eq!(iso("15-03-2026 13:05:00"), "2026-03-15T13:05:00+00:00");
+        assert_eq!(iso("15.03.2026 13:05:00"), "2026-03-15T13:05:00+00:00");
+        assert_eq!(iso("03.04.2026 13:05"), "2026-04-03T13:05:00+00:00");
+        assert_eq!(iso("15/03/2026, 13:05:00"), "2026-03-15T13:05:00+00:00");
+        assert_eq!(iso("4/28/2021 2:08 pm"), "2021-04-28T14:08:00+00:00");
+    }
+
+    #[test]
     fn garbage_is_not_a_time() {
         for t in [
             "",
@@ -102,6 +129,9 @@ mod tests {
             "2021-02-30T10:00:00Z",
             "0001-01-01T00:00:00",
             "/Date(99999999999999999)/",
+            "13-13-2021 10:00",
+            "1-2-3",
+            "99999-01-01T00:00:00Z",
         ] {
             assert_eq!(parse(t), None, "{t:?}");
         }

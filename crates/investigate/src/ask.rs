@@ -201,7 +201,7 @@ pub(crate) async fn rows(
     sql: &str,
 ) -> Result<Vec<Map<String, Value>>, InvestigateError> {
     let fail = |e| InvestigateError::query(what, e);
-    let batches = ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
+    let batches = sleuth_store::read_only(ctx, sql).await.map_err(fail)?.collect().await.map_err(fail)?;
     sleuth_store::json::rows(&batches).map_err(fail)
 }
 

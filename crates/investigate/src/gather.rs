@@ -38,7 +38,7 @@ use datafusion::prelude::SessionContext;
 use crate::InvestigateError;
 use crate::context::{Context, Explainer};
 use crate::report::stamp;
-use crate::subject::{Focus, Subject};
+use crate::subject::{Focus, Subject, shift};
 
 /// How much history the baseline covers and how long after the window actions are followed.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,29 @@ pub struct Span {
     pub baseline_days: i64,
     pub follow_days: i64,
     pub reach_hours: i64,
+}
+
+/// The largest spans accepted: ten years of baseline or follow-up, a year either side of
+/// the moment of interest. Beyond them an investigation is no longer about an incident.
+pub const MAX_BASELINE_DAYS: i64 = 3650;
+pub const MAX_FOLLOW_DAYS: i64 = 3650;
+pub const MAX_REACH_HOURS: i64 = 8760;
+
+impl Span {
+    /// Refuses negative spans and spans past the limits above, naming the setting.
+    pub fn check(&self) -> Result<(), InvestigateError> {
+        let limits = [
+            ("baseline days", self.baseline_days, MAX_BASELINE_DAYS),
+            ("follow-up days", self.follow_days, MAX_FOLLOW_DAYS),
+            ("reach hours", self.reach_hours, MAX_REACH_HOURS),
+        ];
+        for (what, value, max) in limits {
+            if !(0..=max).contains(&value) {
+                return Err(InvestigateError::Span(format!("{what} must be from 0 to {max}, not {value}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Span {
@@ -65,6 +88,7 @@ pub async fn gather(
     span: Span,
     context: &Context,
 ) -> Result<(Subject, Counts), InvestigateError> {
+    span.check()?;
     let user = user.trim().to_lowercase();
     let u = literal(&user);
     let mut counts = Counts::new();
@@ -109,8 +133,8 @@ pub async fn gather(
     };
     register_context(ctx, &user, context)?;
 
-    let from = subject.start - Duration::days(span.baseline_days);
-    let until = subject.end + Duration::days(span.follow_days);
+    let from = shift(subject.start, -Duration::days(span.baseline_days));
+    let until = shift(subject.end, Duration::days(span.follow_days));
     let (start, end, from, until) = (ts(subject.start), ts(subject.end), ts(from), ts(until));
     let phase = format!("CASE WHEN time < {start} THEN 'baseline' WHEN time <= {end} THEN 'window' ELSE 'after' END");
     // What the account's successful sign-ins before the window used: the baseline.
@@ -288,16 +312,14 @@ async fn most_suspicious(ctx: &SessionContext) -> Result<(DateTime<Utc>, String)
          SELECT first, score FROM days, history
          ORDER BY coalesce(day >= since + INTERVAL '{MIN_HISTORY_DAYS} days', false) DESC, score DESC, day DESC LIMIT 1"
     );
-    let batches = ctx.sql(&sql).await?.collect().await?;
+    let batches = sleuth_store::read_only(ctx, &sql).await?.collect().await?;
     if let Some((at, score)) = first_time_and_number(&batches) {
         return Ok((at, format!("most unusual day (score {score}), from its first unusual record at {}", stamp(at))));
     }
-    let last = ctx
-        .sql("SELECT max(time) AS first, 0 AS score FROM (SELECT time FROM user_signins UNION ALL SELECT time FROM user_audits UNION ALL SELECT time FROM user_mailbox)")
-        .await?
-        .collect()
-        .await?;
-    let (at, _) = first_time_and_number(&last).expect("gather checked that the account has records");
+    let last = "SELECT max(time) AS first, 0 AS score FROM (SELECT time FROM user_signins UNION ALL SELECT time FROM user_audits UNION ALL SELECT time FROM user_mailbox)";
+    let last = sleuth_store::read_only(ctx, last).await?.collect().await?;
+    // Records kept without a readable time (ingest counts them) cannot place a window.
+    let (at, _) = first_time_and_number(&last).ok_or(InvestigateError::NoTime)?;
     Ok((at, format!("nothing unusual found; the account's last record at {}", stamp(at))))
 }
 
@@ -363,7 +385,7 @@ fn valid(a: &StringArray, i: usize) -> Option<&str> {
 async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usize, InvestigateError> {
     let started = std::time::Instant::now();
     let fail = |e| InvestigateError::query(name, e);
-    let frame = ctx.sql(sql).await.map_err(fail)?.cache().await.map_err(fail)?;
+    let frame = sleuth_store::read_only(ctx, sql).await.map_err(fail)?.cache().await.map_err(fail)?;
     let rows = frame.clone().count().await.map_err(fail)?;
     ctx.deregister_table(name)?;
     ctx.register_table(name, frame.into_view())?;
@@ -373,7 +395,7 @@ async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usiz
 
 /// The first cell of `sql`'s result as a number (0 when absent).
 pub(crate) async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, InvestigateError> {
-    let batches = ctx.sql(sql).await?.collect().await?;
+    let batches = sleuth_store::read_only(ctx, sql).await?.collect().await?;
     let column = datafusion::arrow::compute::cast(batches[0].column(0), &DataType::Int64)?;
     Ok(column.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0)))
 }

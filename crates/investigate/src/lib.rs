@@ -22,7 +22,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 pub use context::Context;
-pub use gather::Span;
+pub use gather::{MAX_BASELINE_DAYS, MAX_FOLLOW_DAYS, MAX_REACH_HOURS, Span};
 pub use report::{Report, SCHEMA_VERSION};
 pub use runbook::Runbook;
 pub use subject::{Focus, Subject};
@@ -32,6 +32,12 @@ pub use verdict::Verdict;
 pub enum InvestigateError {
     #[error("no sign-in, audit or mailbox record in the store names {0}")]
     UnknownUser(String),
+    #[error(
+        "none of the account's records carries a readable time (ingest counts them as kept without a time), so no window can be placed; give one with --at"
+    )]
+    NoTime,
+    #[error("investigation span: {0}")]
+    Span(String),
     #[error("analyst context {path}: {why}")]
     Context { path: String, why: String },
     #[error("runbook question file {file}: {why}")]

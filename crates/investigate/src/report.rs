@@ -234,7 +234,8 @@ async fn cited_records(
     for (subject_table, table) in SOURCES {
         let cited = format!("FROM {subject_table} WHERE record_id IN ({ids})");
         let range = format!("SELECT min(time), max(time) {cited}");
-        let frame = ctx.sql(&range).await.map_err(|e| InvestigateError::query("cited records", e))?;
+        let frame =
+            sleuth_store::read_only(ctx, &range).await.map_err(|e| InvestigateError::query("cited records", e))?;
         let batches = frame.collect().await.map_err(|e| InvestigateError::query("cited records", e))?;
         let Some((first, last)) = crate::gather::time_range(&batches) else { continue };
         parts.push(format!(

@@ -33,7 +33,22 @@ pub enum Focus {
 
 impl Subject {
     pub fn around(user: &str, first: DateTime<Utc>, last: DateTime<Utc>, reach_hours: i64, why: String) -> Subject {
-        let reach = Duration::hours(reach_hours);
-        Subject { user: user.trim().to_lowercase(), start: first - reach, end: last + reach, window_from: why }
+        let reach = Duration::hours(reach_hours.clamp(0, crate::gather::MAX_REACH_HOURS));
+        Subject {
+            user: user.trim().to_lowercase(),
+            start: shift(first, -reach),
+            end: shift(last, reach),
+            window_from: why,
+        }
     }
+}
+
+/// `t` moved by `by`, held at the ends of the calendar rather than overflowing (a record dated
+/// near year 262143 must not panic an investigation).
+pub(crate) fn shift(t: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }

@@ -21,7 +21,7 @@
 //! // ingest.push(&record)? for every record ...
 //! ingest.commit()?;
 //! let ctx = store.session().await?;
-//! ctx.sql("SELECT count(*) FROM signins").await?.show().await?;
+//! sleuth_store::read_only(&ctx, "SELECT count(*) FROM signins").await?.show().await?;
 //! # Ok(()) }
 //! ```
 
@@ -38,6 +38,7 @@ pub use columns::schema;
 pub use functions::register as register_functions;
 pub use ingest::{Ingest, IngestSummary};
 pub use manifest::{DataFile, FORMAT_VERSION, Manifest};
+pub use query::read_only;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

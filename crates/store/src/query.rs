@@ -2,9 +2,13 @@
 
 use std::sync::Arc;
 
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sleuth_ingest::Table;
 use sleuth_intel::SharedIntel;
@@ -53,9 +57,52 @@ impl Store {
                 ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
             ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
         }
+        // The one statement Sleuth itself runs that is not a query.
+        #[allow(clippy::disallowed_methods)]
         ctx.sql(IP_ADDRESSES).await?;
         Ok(ctx)
     }
+}
+
+/// Plans and runs `sql` as a query over the session's tables, and nothing else: statements
+/// that define or change tables (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), write
+/// (`INSERT`, `UPDATE`, `DELETE`, `COPY ... TO`) or change the session (`SET`, `PREPARE`) are
+/// refused with an error naming what was refused, also inside `EXPLAIN` and subqueries.
+///
+/// Every query that Sleuth runs on someone's behalf goes through here: `sleuth sql`, rule
+/// files and their prepared tables, Sigma rules compiled to SQL, runbook questions and (later)
+/// the HTTP API. SQL is shared like any other file, and `COPY` or an external table would let
+/// it write or read any file the analyst can. (`clippy.toml` forbids `SessionContext::sql`
+/// elsewhere.) DataFusion's parser refuses nesting deeper than its recursion limit (50) with
+/// an error, so a deeply nested query cannot overflow the stack.
+pub async fn read_only(ctx: &SessionContext, sql: &str) -> Result<DataFrame, DataFusionError> {
+    let plan = ctx.state().create_logical_plan(sql).await?;
+    let what = refused(&plan)?;
+    if let Some(what) = what {
+        return Err(DataFusionError::Plan(format!(
+            "{what} is not allowed: Sleuth runs SQL read-only over the store's tables (SELECT, WITH, EXPLAIN)"
+        )));
+    }
+    // DataFusion's own check, the same rules: a second lock on the same door.
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false).verify_plan(&plan)?;
+    ctx.execute_logical_plan(plan).await
+}
+
+/// The first part of `plan` (or of its subqueries) that is not a query, named for the error.
+fn refused(plan: &LogicalPlan) -> Result<Option<String>, DataFusionError> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut found = None;
+    plan.apply_with_subqueries(|node| {
+        found = match node {
+            LogicalPlan::Ddl(ddl) => Some(format!("`{}` (a definition)", ddl.name())),
+            LogicalPlan::Dml(dml) => Some(format!("`{}` (a write)", dml.op)),
+            LogicalPlan::Copy(_) => Some("`COPY ... TO` (a write to a file)".to_string()),
+            LogicalPlan::Statement(statement) => Some(format!("`{}` (a statement)", statement.name())),
+            _ => None,
+        };
+        Ok(if found.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    })?;
+    Ok(found)
 }
 
 /// `ip_addresses`: every address that signed in, with what the logs said of it beside what

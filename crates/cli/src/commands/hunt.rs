@@ -9,7 +9,7 @@ use sleuth_detect::{Filter, Incident, Report, Severity, hunt};
 use sleuth_store::Store;
 
 use super::rules::RuleSource;
-use crate::output::{neutralise_formula, terminal_safe};
+use sleuth_render::text::{csv_cell, visible};
 
 /// Run the detection rules over a store and print ranked incidents: alerts grouped per user
 /// (and per attacking address for attacks on many users), each with rule, severity, score,
@@ -136,7 +136,7 @@ fn write_table(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn write_incident(rank: usize, incident: &Incident, out: &mut impl Write) -> anyhow::Result<()> {
-    let safe = |s: &str| terminal_safe(s);
+    let safe = |s: &str| visible(s);
     writeln!(
         out,
         "#{rank} {} {}  {}  score {:.0}  {} → {}",
@@ -203,7 +203,7 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
                 a.explanation.clone(),
                 a.record_ids.join(" "),
             ];
-            csv.write_record(cells.iter().map(|c| neutralise_formula(c)))?;
+            csv.write_record(cells.iter().map(|c| csv_cell(c)))?;
         }
     }
     csv.flush()?;

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::TypedValueParser as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use sleuth_ingest::{FileReport, FileStatus, Record, Table};
+use sleuth_ingest::{FileReport, FileStatus, Limits, Record, Table};
 use sleuth_store::{Ingest, IngestSummary, Store, StoreError};
 
-use crate::output::terminal_safe;
+use sleuth_render::text::visible;
 
 /// Read exported logs into a store.
 ///
@@ -33,6 +34,42 @@ pub struct IngestArgs {
     /// Only print the summary table, not each file.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Limits on what one record or file may cost (docs/security.md). What passes a limit is
+/// reported with its file and position, and reading goes on with the next record or file.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// The largest record (a JSON line or element, a CSV row), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_record_bytes,
+          value_parser = clap::value_parser!(u64).range(1024..=(1 << 32)).map(|v| v as usize))]
+    max_record_bytes: usize,
+    /// The largest single value in a record, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_field_bytes,
+          value_parser = clap::value_parser!(u64).range(64..=(1 << 32)).map(|v| v as usize))]
+    max_field_bytes: usize,
+    /// The most one file or archive member may decompress to, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_member_bytes,
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    max_member_bytes: u64,
+    /// The most compressed data may expand (decompressed bytes per compressed byte), past the
+    /// first 64 MiB.
+    #[arg(long, value_name = "RATIO", default_value_t = Limits::default().max_inflate_ratio,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_inflate_ratio: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_record_bytes: self.max_record_bytes,
+            max_field_bytes: self.max_field_bytes,
+            max_member_bytes: self.max_member_bytes,
+            max_inflate_ratio: self.max_inflate_ratio,
+        }
+    }
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -46,7 +83,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (reports, summary) = read_and_write(&files, ingest, &bar)?;
+    let (reports, summary) = read_and_write(&files, &args.limits.limits(), ingest, &bar)?;
     bar.finish_and_clear();
     print_summary(&mut std::io::stdout().lock(), &args, &files, &reports, &summary, started.elapsed().as_secs_f64())?;
     let troubled = reports.iter().any(|r| {
@@ -71,6 +108,7 @@ enum Chunk {
 /// channels keep memory bounded: a worker ahead of its turn waits.
 fn read_and_write(
     files: &[PathBuf],
+    limits: &Limits,
     mut ingest: Ingest<'_>,
     bar: &ProgressBar,
 ) -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
@@ -85,7 +123,7 @@ fn read_and_write(
             scope.spawn(move || {
                 for file in files.iter().skip(k).step_by(workers) {
                     let mut pending = Vec::with_capacity(HANDOFF);
-                    let reports = sleuth_ingest::read_path(file, &mut |record| {
+                    let reports = sleuth_ingest::read_path(file, limits, &mut |record| {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
@@ -193,12 +231,12 @@ fn print_summary(
         if !r.encoding.is_empty() {
             detail.push_str(&format!(" [{}]", r.encoding.join(", ")));
         }
-        writeln!(out, "{label:<13} {}  {}", terminal_safe(&r.name), terminal_safe(&detail))?;
+        writeln!(out, "{label:<13} {}  {}", visible(&r.name), visible(&detail))?;
         if let Some(e) = &r.error {
-            writeln!(out, "{:<13}   {}", "", terminal_safe(e))?;
+            writeln!(out, "{:<13}   {}", "", visible(e))?;
         }
         for p in &r.problems {
-            writeln!(out, "{:<13}   {}: {}", "", p.position, terminal_safe(&p.reason))?;
+            writeln!(out, "{:<13}   {}: {}", "", p.position, visible(&p.reason))?;
         }
         let hidden = (r.invalid + r.unrecognised.min(1) + r.without_time.min(1)) as usize;
         if hidden > r.problems.len() {

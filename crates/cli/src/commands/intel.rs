@@ -10,7 +10,7 @@ use sleuth_intel::online::{IpAnswer, Online, Provider, default_cache_dir};
 use sleuth_intel::update::{UpdateOptions, update};
 use sleuth_intel::{Intel, IpInfo, classify_user_agent, default_dir};
 
-use crate::output::terminal_safe;
+use sleuth_render::text::visible;
 
 /// What an IP address or a user agent is, offline: location, autonomous system, class
 /// (tor_exit, vpn, secure_web_gateway, hosting, mobile, isp, reserved) and the evidence for
@@ -120,16 +120,14 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
                 let answers = if args.online { online.lookup_ip(ip) } else { Vec::new() };
                 let answers = answers
                     .into_iter()
-                    .filter_map(|answer| {
-                        answer.map_err(|e| eprintln!("warning: {}", terminal_safe(&e.to_string()))).ok()
-                    })
+                    .filter_map(|answer| answer.map_err(|e| eprintln!("warning: {}", visible(&e.to_string()))).ok())
                     .collect::<Vec<_>>();
                 failed |=
                     args.online && answers.len() < online.providers().iter().filter(|p| **p != Provider::Hibp).count();
                 found.push((intel.lookup(ip), answers));
             }
             Err(_) => {
-                eprintln!("error: not an IP address: {}", terminal_safe(text));
+                eprintln!("error: not an IP address: {}", visible(text));
                 failed = true;
             }
         }
@@ -139,7 +137,7 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
         match online.breaches(account) {
             Some(Ok(list)) => breaches.push((account.clone(), list)),
             Some(Err(e)) => {
-                eprintln!("warning: {}", terminal_safe(&e.to_string()));
+                eprintln!("warning: {}", visible(&e.to_string()));
                 failed = true;
             }
             None => anyhow::bail!("checking breaches needs a Have I Been Pwned key in HIBP_API_KEY"),
@@ -170,7 +168,7 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
                 write_user_agent(ua, &mut out)?;
             }
             for (account, list) in &breaches {
-                writeln!(out, "{}", terminal_safe(account))?;
+                writeln!(out, "{}", visible(account))?;
                 if list.is_empty() {
                     writeln!(out, "  breaches   none known to Have I Been Pwned")?;
                 }
@@ -178,7 +176,7 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
                     let label = if i == 0 { "breaches" } else { "" };
                     let date = b.date.as_deref().unwrap_or("undated");
                     let classes = b.data_classes.join(", ");
-                    writeln!(out, "  {label:<10} {} ({date}): {}", terminal_safe(&b.name), terminal_safe(&classes))?;
+                    writeln!(out, "  {label:<10} {} ({date}): {}", visible(&b.name), visible(&classes))?;
                 }
             }
         }
@@ -234,7 +232,7 @@ fn write_version(intel: &Intel, dir: &std::path::Path, out: &mut impl Write) -> 
 }
 
 fn write_info(info: &IpInfo, out: &mut impl Write) -> anyhow::Result<()> {
-    let safe = |s: &str| terminal_safe(s);
+    let safe = |s: &str| visible(s);
     writeln!(out, "{}", info.ip)?;
     let mut class = info.class.name().to_string();
     if let Some(provider) = &info.provider {
@@ -290,7 +288,7 @@ fn write_online(answers: &[IpAnswer], out: &mut impl Write) -> anyhow::Result<()
             parts.push(format!("flags: {}", a.flags.join(", ")));
         }
         let when = if a.cached { format!("cached, {}", a.fetched_at) } else { a.fetched_at.clone() };
-        writeln!(out, "  {label:<10} {}: {} [{when}]", a.provider.name(), terminal_safe(&parts.join("; ")))?;
+        writeln!(out, "  {label:<10} {}: {} [{when}]", a.provider.name(), visible(&parts.join("; ")))?;
     }
     Ok(())
 }
@@ -309,11 +307,11 @@ fn user_agent_json(ua: &str) -> serde_json::Value {
 
 fn write_user_agent(ua: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let agent = classify_user_agent(ua);
-    writeln!(out, "{}", terminal_safe(ua))?;
+    writeln!(out, "{}", visible(ua))?;
     writeln!(out, "  class      {}", agent.class.name())?;
     let product = [agent.product.as_deref(), agent.version.as_deref()].into_iter().flatten().collect::<Vec<_>>();
     if !product.is_empty() {
-        writeln!(out, "  product    {}", terminal_safe(&product.join(" ")))?;
+        writeln!(out, "  product    {}", visible(&product.join(" ")))?;
     }
     if let Some(os) = agent.os {
         writeln!(out, "  os         {os}")?;

@@ -47,11 +47,13 @@ pub struct InvestigateArgs {
     /// A folder of extra runbook questions (*.toml); one with a built-in id replaces it.
     #[arg(long, value_name = "DIR")]
     questions: Option<PathBuf>,
-    /// Hours either side of the moment of interest that the window covers.
-    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    /// Hours either side of the moment of interest that the window covers (0 to 8760).
+    #[arg(long, default_value_t = 24, value_name = "HOURS",
+          value_parser = clap::value_parser!(i64).range(0..=sleuth_investigate::MAX_REACH_HOURS))]
     reach_hours: i64,
-    /// Days before the window that make the account's baseline.
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    /// Days before the window that make the account's baseline (0 to 3650).
+    #[arg(long, default_value_t = 30, value_name = "DAYS",
+          value_parser = clap::value_parser!(i64).range(0..=sleuth_investigate::MAX_BASELINE_DAYS))]
     baseline_days: i64,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Md)]
@@ -207,7 +209,7 @@ fn write_all(reports: &[Report], format: Format, dir: Option<&Path>) -> anyhow::
             "{:<24} {:<12} {:<44} {file}",
             report.verdict,
             confidence.as_str().unwrap_or(""),
-            crate::output::terminal_safe(&report.subject.user)
+            sleuth_render::text::visible(&report.subject.user)
         )?;
     }
     Ok(())

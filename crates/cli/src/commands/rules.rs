@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use sleuth_detect::{Catalog, Outcome, Placeholders};
 
-use crate::output::terminal_safe;
+use sleuth_render::text::visible;
 
 /// Where rules come from and how they are configured: shared by `hunt` and `rules`.
 #[derive(Debug, Args)]
@@ -111,7 +111,7 @@ pub fn run_list(args: RulesArgs) -> anyhow::Result<ExitCode> {
             rule.id,
             rule.severity,
             rule.mitre.join(","),
-            terminal_safe(&rule.title)
+            visible(&rule.title)
         )?;
     }
     writeln!(out, "\n{} rules; `sleuth rules show ID` shows one in full.", catalog.rules().len())?;
@@ -144,7 +144,7 @@ pub fn run_show(args: RuleArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", catalog.query(&rule.id).expect("the rule is in the catalog").single_statement())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let safe = |s: &str| terminal_safe(s.trim());
+    let safe = |s: &str| visible(s.trim());
     writeln!(out, "{} — {}", rule.id, safe(&rule.title))?;
     let state = if catalog.is_enabled(&rule.id) { "enabled" } else { "disabled by the configuration" };
     writeln!(

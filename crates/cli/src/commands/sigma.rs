@@ -13,7 +13,7 @@ use sleuth_detect::Outcome;
 use sleuth_detect::sigma::{self, feed};
 
 use super::rules::{ListFormat, RuleSource};
-use crate::output::terminal_safe;
+use sleuth_render::text::visible;
 
 /// Compile Sigma rules (files, or folders searched for *.yml and *.yaml) for this store and
 /// report, for each, whether it compiled, and why not: a log source the store does not hold,
@@ -79,11 +79,11 @@ pub fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
             writeln!(
                 out,
                 "{}: {}[{}]: {} (at {})",
-                terminal_safe(file),
+                visible(file),
                 finding.severity,
                 finding.rule,
-                terminal_safe(&finding.message),
-                terminal_safe(&finding.path)
+                visible(&finding.message),
+                visible(&finding.path)
             )?;
         }
         for outcome in outcomes.iter().filter(|o| &o.file == file) {
@@ -97,9 +97,9 @@ pub fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
                 writeln!(
                     out,
                     "{}: {severity}[sleuth]: {:?} does not compile here: {}",
-                    terminal_safe(file),
-                    terminal_safe(&outcome.title),
-                    terminal_safe(&reason.to_string())
+                    visible(file),
+                    visible(&outcome.title),
+                    visible(&reason.to_string())
                 )?;
             }
         }
@@ -143,17 +143,17 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
     let parsed = feed::parse(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let base = args.feed.parent().unwrap_or(Path::new("."));
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{} — {} advisories", terminal_safe(&parsed.title), parsed.items.len())?;
+    writeln!(out, "{} — {} advisories", visible(&parsed.title), parsed.items.len())?;
     let mut files = Vec::new();
     for (i, item) in parsed.items.iter().enumerate() {
         let title = item.title.clone().unwrap_or_else(|| format!("item {}", i + 1));
         let date = item.date_published.as_deref().and_then(|d| d.get(..10)).unwrap_or("          ");
-        writeln!(out, "\n{date}  {}", terminal_safe(&title))?;
+        writeln!(out, "\n{date}  {}", visible(&title))?;
         if let Some(url) = &item.url {
-            writeln!(out, "            {}", terminal_safe(url))?;
+            writeln!(out, "            {}", visible(url))?;
         }
         if let Some(summary) = &item.summary {
-            writeln!(out, "            {}", terminal_safe(&feed::decode_entities(summary)))?;
+            writeln!(out, "            {}", visible(&feed::decode_entities(summary)))?;
         }
         let origin = |n: usize| format!("{name} item {} rule {n}", i + 1);
         let mut found = 0;
@@ -164,7 +164,7 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
         for attachment in item.linked_rules() {
             let url = &attachment.url;
             if url.contains("://") && !url.starts_with("file://") {
-                writeln!(out, "            linked rule, not fetched (offline): {}", terminal_safe(url))?;
+                writeln!(out, "            linked rule, not fetched (offline): {}", visible(url))?;
                 continue;
             }
             let path = base.join(url.trim_start_matches("file://"));
@@ -175,7 +175,7 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
                 }
                 // The item's other rules, and the other items, still count.
                 Err(e) => {
-                    let path = terminal_safe(&path.display().to_string());
+                    let path = visible(&path.display().to_string());
                     writeln!(out, "            linked rule unreadable: {path}: {e}")?;
                 }
             }
@@ -200,7 +200,7 @@ pub fn run_feed(args: FeedArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let file_name = format!("{}.yml", sigma::slug(origin));
-            let header = format!("# From {}: {}\n", terminal_safe(&parsed.title), terminal_safe(origin));
+            let header = format!("# From {}: {}\n", visible(&parsed.title), visible(origin));
             let target = into.join(file_name);
             std::fs::write(&target, format!("{header}{text}"))
                 .with_context(|| format!("writing {}", target.display()))?;
@@ -277,12 +277,12 @@ fn write_outcomes(outcomes: &[Outcome], out: &mut impl Write) -> anyhow::Result<
             "{:<11} {:<13} {:<24} {:<36} {}",
             status(o),
             severity,
-            terminal_safe(&o.logsource),
+            visible(&o.logsource),
             id,
-            terminal_safe(&o.title)
+            visible(&o.title)
         )?;
         if let Err(reason) = &o.result {
-            writeln!(out, "{:<11} {}  ({})", "", terminal_safe(&reason.to_string()), terminal_safe(&o.file))?;
+            writeln!(out, "{:<11} {}  ({})", "", visible(&reason.to_string()), visible(&o.file))?;
             *classes.entry(reason.class()).or_default() += 1;
         }
     }
@@ -295,7 +295,7 @@ fn write_outcomes(outcomes: &[Outcome], out: &mut impl Write) -> anyhow::Result<
         outcomes.len() - compiled
     )?;
     for (class, n) in classes {
-        writeln!(out, "  {n:>4}  {}", terminal_safe(&class))?;
+        writeln!(out, "  {n:>4}  {}", visible(&class))?;
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&args.store)?;
     let batches = super::runtime()?.block_on(async {
         let ctx = store.session().await?;
-        let df = ctx.sql(&args.query).await.context("in the query")?;
+        let df = sleuth_store::read_only(&ctx, &args.query).await.context("in the query")?;
         anyhow::Ok(df.collect().await?)
     })?;
     let stdout = std::io::stdout();

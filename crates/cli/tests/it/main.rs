@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod demo;
 mod dialects;
+mod hostile;
 mod hunt;
 mod intel;
 mod investigate;

@@ -6,6 +6,8 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
+use crate::limits::{Counted, Inflated, Limits};
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 pub(crate) const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 
@@ -16,13 +18,19 @@ pub(crate) fn peek<R: BufRead>(reader: &mut R, n: usize) -> io::Result<Vec<u8>> 
 }
 
 /// Wraps `reader` so that it yields UTF-8 text, whatever compression and encoding it has.
-/// Returns the text reader and a description of what was unwrapped.
-pub(crate) fn text<'a>(reader: impl Read + 'a) -> io::Result<(Box<dyn BufRead + 'a>, Vec<&'static str>)> {
+/// Returns the text reader and a description of what was unwrapped. Decompression stops with
+/// an error at the member size or inflation ratio limits, and a damaged gzip stream says so.
+pub(crate) fn text<'a>(
+    reader: impl Read + 'a,
+    limits: &Limits,
+) -> io::Result<(Box<dyn BufRead + 'a>, Vec<&'static str>)> {
     let mut notes = Vec::new();
     let mut reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(1 << 16, reader));
     if peek(&mut reader, 2)? == GZIP_MAGIC {
         notes.push("gzip");
-        reader = Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(reader)));
+        let (counted, compressed) = Counted::new(reader);
+        let gzip = Damaged(flate2::bufread::MultiGzDecoder::new(counted));
+        reader = Box::new(BufReader::with_capacity(1 << 16, Inflated::new(gzip, "gzip", compressed, *limits)));
     }
     let head = peek(&mut reader, 4)?;
     let encoding = if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
@@ -45,12 +53,26 @@ pub(crate) fn text<'a>(reader: impl Read + 'a) -> io::Result<(Box<dyn BufRead + 
     Ok((Box::new(BufReader::with_capacity(1 << 16, decoded)), notes))
 }
 
+/// A gzip stream's errors, said as what they mean for the file.
+struct Damaged<R>(R);
+
+impl<R: Read> Read for Damaged<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("the gzip data is damaged or cut short ({e}); the rest of the file was not read"),
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn decode(bytes: &[u8]) -> String {
-        let (mut r, _) = text(bytes).unwrap();
+        let (mut r, _) = text(bytes, &Limits::default()).unwrap();
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         s

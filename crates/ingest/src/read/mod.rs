@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use json::Item;
 pub use json::Position;
 
+use crate::limits::{Inflated, Limits};
 use crate::normalise::{Outcome, normalise};
 use crate::schema::{Record, Table};
 
@@ -142,12 +143,15 @@ impl FileReport {
 
 /// Every file under `paths` (files as given, folders recursively), sorted, so that ingest
 /// order and hence its results are deterministic. Hidden entries and Sleuth stores are skipped.
+/// A folder reached twice (a symbolic link loop) is read once; a folder that cannot be listed
+/// is returned as an entry of its own, which [`read_path`] reports as unreadable.
 pub fn files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
-            walk(path, &mut out)?;
+            walk(path, &mut seen, &mut out);
         } else {
             out.push(path.clone());
         }
@@ -155,11 +159,23 @@ pub fn files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+fn walk(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>, out: &mut Vec<PathBuf>) {
     if dir.join("_sleuth").is_dir() {
-        return Ok(()); // a store, not an export
+        return; // a store, not an export
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+    match std::fs::canonicalize(dir) {
+        Ok(real) => {
+            if !seen.insert(real) {
+                return; // reached before, through a link
+            }
+        }
+        Err(_) => return out.push(dir.to_path_buf()),
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(_) => return out.push(dir.to_path_buf()),
+    };
+    let mut entries: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
@@ -167,17 +183,20 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
-            walk(&entry, out)?;
+            walk(&entry, seen, out);
         } else {
             out.push(entry);
         }
     }
-    Ok(())
 }
 
-/// Reads one file from disk, opening zip archives member by member.
-pub fn read_path(path: &Path, sink: &mut dyn FnMut(Record)) -> Vec<FileReport> {
+/// Reads one file from disk, opening zip archives member by member, within `limits`.
+pub fn read_path(path: &Path, limits: &Limits, sink: &mut dyn FnMut(Record)) -> Vec<FileReport> {
     let name = path.display().to_string();
+    if path.is_dir() {
+        let why = std::fs::read_dir(path).err().map_or("a folder reached twice".to_string(), |e| e.to_string());
+        return vec![unreadable(name, format!("folder could not be listed: {why}"))];
+    }
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) => return vec![unreadable(name, e.to_string())],
@@ -188,7 +207,7 @@ pub fn read_path(path: &Path, sink: &mut dyn FnMut(Record)) -> Vec<FileReport> {
         return vec![unreadable(name, e.to_string())];
     }
     if !is_zip {
-        return vec![read_stream(&name, file, sink)];
+        return vec![read_stream(&name, file, limits, sink)];
     }
     let mut archive = match zip::ZipArchive::new(file) {
         Ok(a) => a,
@@ -199,8 +218,11 @@ pub fn read_path(path: &Path, sink: &mut dyn FnMut(Record)) -> Vec<FileReport> {
         match archive.by_index(i) {
             Ok(member) if member.is_dir() => {}
             Ok(member) => {
+                // The member's name is only a label: nothing is ever written from an archive.
                 let member_name = format!("{name}!{}", member.name());
-                reports.push(read_stream(&member_name, member, sink));
+                let compressed = std::rc::Rc::new(std::cell::Cell::new(member.compressed_size()));
+                let member = Inflated::new(member, "zip member", compressed, *limits);
+                reports.push(read_stream(&member_name, member, limits, sink));
             }
             Err(e) => reports.push(unreadable(format!("{name}!#{i}"), format!("unreadable zip member: {e}"))),
         }
@@ -212,11 +234,11 @@ fn unreadable(name: String, error: String) -> FileReport {
     FileReport { error: Some(error), ..FileReport::new(name) }
 }
 
-/// Reads one stream of any supported format and encoding. `name` is used in reports and
-/// stamped on every record as its source file.
-pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) -> FileReport {
+/// Reads one stream of any supported format and encoding, within `limits`. `name` is used in
+/// reports and stamped on every record as its source file.
+pub fn read_stream(name: &str, reader: impl Read, limits: &Limits, sink: &mut dyn FnMut(Record)) -> FileReport {
     let mut report = FileReport::new(name.to_string());
-    let (mut text, encoding) = match decode::text(reader) {
+    let (mut text, encoding) = match decode::text(reader, limits) {
         Ok(t) => t,
         Err(e) => return unreadable(name.to_string(), e.to_string()),
     };
@@ -232,7 +254,7 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
         report.not_an_export = Some("binary content, not a text export".into());
         return report;
     }
-    let format = if first == b'{' || first == b'[' { Format::Json } else { Format::Csv };
+    let format = if first == b'{' || first == b'[' || garbage_before_json(&head) { Format::Json } else { Format::Csv };
     report.format = Some(format);
     let mut handle = |item: Item| match item {
         Item::Record(text, at) => match serde_json::from_str::<Value>(text) {
@@ -256,8 +278,8 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
         }
     };
     let result = match format {
-        Format::Json => json::read(text, &mut handle),
-        Format::Csv => csv::read(text, &mut handle),
+        Format::Json => json::read(text, limits, &mut handle),
+        Format::Csv => csv::read(text, limits, &mut handle),
     };
     match result {
         Err(e) if e == csv::NOT_CSV => {
@@ -268,6 +290,14 @@ pub fn read_stream(name: &str, reader: impl Read, sink: &mut dyn FnMut(Record)) 
         Ok(()) => {}
     }
     report
+}
+
+/// A first line that is no CSV header (no separator at all) followed by lines that open JSON
+/// values: JSON lines behind a line of garbage, which the JSON reader reports and passes over.
+fn garbage_before_json(head: &[u8]) -> bool {
+    let mut lines = head.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty());
+    let Some(first) = lines.next() else { return false };
+    !first.iter().any(|b| matches!(b, b',' | b'\t' | b';')) && lines.any(|l| matches!(l.first(), Some(b'{' | b'[')))
 }
 
 /// NUL bytes, or mostly invalid UTF-8: not text. A few bad bytes in a text export are the

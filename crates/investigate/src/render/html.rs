@@ -34,21 +34,10 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;padding:8px;fon
 .land{fill:#e6e9ec;stroke:#c4cbd3;stroke-width:.15}.grid{stroke:#e3e7eb;stroke-width:.2}
 .axis{stroke:#8c959f;stroke-width:1}.lane{stroke:#eef1f4}svg text{font:11px system-ui,sans-serif;fill:#57606a}";
 
-/// Escapes text for an HTML text node or a double-quoted attribute value.
+/// Escapes text for an HTML text node or a double-quoted attribute value
+/// (`sleuth_render::text::html`).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    sleuth_render::text::html(text)
 }
 
 fn e(value: &Value, key: &str) -> String {

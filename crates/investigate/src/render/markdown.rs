@@ -8,26 +8,10 @@ use serde_json::Value;
 
 use super::{field, list, text};
 
-/// Escapes text for Markdown that may be turned into HTML: markup characters become entities
-/// or are backslash-escaped, and line breaks become spaces, so a log value cannot open a link,
-/// an image, raw HTML or a table cell.
+/// Escapes text for Markdown that may be turned into HTML (`sleuth_render::text::markdown`):
+/// a log value cannot open a link, an image, raw HTML or a table cell.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' | '\t' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    sleuth_render::text::markdown(text)
 }
 
 /// A report field's text, escaped.

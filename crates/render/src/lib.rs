@@ -1,0 +1,8 @@
+//! The render stage: everything a person reads goes through here.
+//!
+//! Every string that comes from a log is attacker-controlled: a user agent, a display name, a
+//! mailbox rule's name, a file name in an export. [`text`] owns how such a string is made safe
+//! for each human-facing output (terminal, CSV, Markdown, HTML); no other crate writes its own
+//! escaping. JSON output is not rendered here: it stays exact, escaped by serde.
+
+pub mod text;
