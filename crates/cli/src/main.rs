@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             if output::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", sleuth_render::text::visible(&format!("{e:#}")));
+            // Errors quote file names, records and queries: each line made visible, the
+            // line breaks of multi-line messages (TOML, SQL) kept.
+            let text = format!("{e:#}");
+            let lines: Vec<String> = text.lines().map(sleuth_render::text::visible).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }
