@@ -60,15 +60,27 @@ pub fn csv_cell(s: &str) -> String {
     }
 }
 
+/// The entity for a character HTML markup is made of (`<`, `>`, `&`); false for any other.
+fn push_entity(out: &mut String, c: char) -> bool {
+    let entity = match c {
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '&' => "&amp;",
+        _ => return false,
+    };
+    out.push_str(entity);
+    true
+}
+
 /// For HTML text or a double-quoted attribute value: entities for markup, line feeds kept,
 /// other hidden characters shown as escapes.
 pub fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        if push_entity(&mut out, c) {
+            continue;
+        }
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' => out.push('\n'),
@@ -85,10 +97,10 @@ pub fn html(s: &str) -> String {
 pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        if push_entity(&mut out, c) {
+            continue;
+        }
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
             '\n' | '\r' | '\t' => out.push(' '),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
