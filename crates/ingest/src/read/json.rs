@@ -348,27 +348,32 @@ impl Splitter {
                 }
             }
             if self.in_string {
-                let Some(offset) = bytes[i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) else {
-                    self.string_bytes(&bytes[i..]);
-                    break;
-                };
-                self.string_bytes(&bytes[i..i + offset]);
-                i += offset;
-                let b = bytes[i];
+                const BROKEN: &str = "a line break or control character inside a string";
                 if self.escape {
+                    // The one byte after a backslash belongs to the escape, whatever it is.
                     self.escape = false;
-                    if b < 0x20 {
-                        return self.broken("a line break or control character inside a string", bytes, i, &runs, sink);
+                    if bytes[i] < 0x20 {
+                        return self.broken(BROKEN, bytes, i, &runs, sink);
                     }
                     self.string_bytes(&bytes[i..=i]);
-                } else if b == b'\\' {
+                    i += 1;
+                    continue;
+                }
+                let end = memchr::memchr2(b'"', b'\\', &bytes[i..]).map_or(bytes.len(), |offset| i + offset);
+                if let Some(control) = first_control(&bytes[i..end]) {
+                    return self.broken(BROKEN, bytes, i + control, &runs, sink);
+                }
+                self.string_bytes(&bytes[i..end]);
+                if end == bytes.len() {
+                    break;
+                }
+                i = end;
+                if bytes[i] == b'\\' {
                     self.escape = true;
                     self.string_bytes(b"\\");
-                } else if b == b'"' {
+                } else {
                     self.in_string = false;
                     self.collecting_key = false;
-                } else {
-                    return self.broken("a line break or control character inside a string", bytes, i, &runs, sink);
                 }
                 if self.string_len > self.limits.max_field_bytes {
                     self.over_limit(over_field_limit(&self.limits), sink);
@@ -658,6 +663,16 @@ impl Splitter {
     }
 }
 
+/// Where the first control character (a raw line break, tab, NUL ...) is, which JSON strings
+/// may not hold. The check without an early exit is the fast one: strings are almost never
+/// broken.
+fn first_control(bytes: &[u8]) -> Option<usize> {
+    if !bytes.iter().fold(false, |found, &b| found | (b < 0x20)) {
+        return None;
+    }
+    bytes.iter().position(|&b| b < 0x20)
+}
+
 /// The first key of a record's text, quoted: `"id"` for `{ "id": ...`.
 fn first_key(record: &[u8]) -> Vec<u8> {
     let rest = record.strip_prefix(b"{").unwrap_or(&[]).trim_ascii_start();
@@ -802,6 +817,16 @@ mod tests {
         let (ok, bad, _) = records_with(&lines, &limits);
         assert_eq!(ok, ["1", "3"]);
         assert!(bad[0].starts_with("line 2") && bad[0].contains("record limit"), "{bad:?}");
+    }
+
+    #[test]
+    fn escapes_in_strings_do_not_end_them() {
+        let record = r#"{"id": 1, "x": "a\nb\u00e9\/c\\", "y": "\"q\"", "z": "\\"}"#;
+        for doc in [format!("[{record}, {{\"id\": 2}}]"), format!("[\n  {record},\n  {{\"id\": 2}}\n]\n")] {
+            let (ok, bad, result) = records(&doc);
+            assert_eq!(ok, ["1", "2"], "{doc}\n{bad:?}");
+            assert!(bad.is_empty() && result.is_ok(), "{bad:?}");
+        }
     }
 
     #[test]
