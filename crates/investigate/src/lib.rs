@@ -38,6 +38,8 @@ pub enum InvestigateError {
     NoTime,
     #[error("investigation span: {0}")]
     Span(String),
+    #[error("{0}")]
+    Subject(String),
     #[error("analyst context {path}: {why}")]
     Context { path: String, why: String },
     #[error("runbook question file {file}: {why}")]

@@ -52,3 +52,45 @@ pub(crate) fn shift(t: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
         DateTime::<Utc>::MAX_UTC
     })
 }
+
+/// The accounts and windows a hunt's findings point at: what `--alert ID` and `--all` (and
+/// the server's "investigate this incident") investigate.
+pub mod from_hunt {
+    use super::Focus;
+    use crate::InvestigateError;
+    use sleuth_detect::{Incident, Report};
+
+    /// The account and window of one alert or incident of `report`, by id. An incident on
+    /// several accounts (a spray from one source) is refused: its accounts are investigated
+    /// one by one.
+    pub fn one(report: &Report, id: &str) -> Result<(String, Focus), InvestigateError> {
+        let refuse = |why: String| Err(InvestigateError::Subject(why));
+        if let Some(incident) = report.incidents.iter().find(|i| i.id == id) {
+            if incident.kind != "user" {
+                return refuse(format!(
+                    "incident {id} is an attack from {} on several accounts; investigate its accounts with --user",
+                    incident.key
+                ));
+            }
+            return Ok(of_incident(incident));
+        }
+        let Some(alert) = report.alerts().find(|a| a.id == id) else {
+            return refuse(format!("no alert or incident {id} in this store's hunt"));
+        };
+        let Some(user) = alert.user.clone() else {
+            return refuse(format!("alert {id} names no account; investigate its accounts with --user"));
+        };
+        let what = format!("alert {id} ({})", alert.rule);
+        Ok((user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what }))
+    }
+
+    /// Every account incident of `report`, in its order.
+    pub fn every_account(report: &Report) -> Vec<(String, Focus)> {
+        report.incidents.iter().filter(|i| i.kind == "user").map(of_incident).collect()
+    }
+
+    fn of_incident(incident: &Incident) -> (String, Focus) {
+        let what = format!("incident {} ({})", incident.id, incident.rules.join(", "));
+        (incident.key.clone(), Focus::Span { first: incident.first_seen, last: incident.last_seen, what })
+    }
+}

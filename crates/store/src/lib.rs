@@ -29,6 +29,7 @@ mod columns;
 mod functions;
 mod ingest;
 pub mod json;
+mod load;
 mod manifest;
 mod query;
 
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 pub use columns::schema;
 pub use functions::register as register_functions;
 pub use ingest::{Ingest, IngestSummary};
+pub use load::{Loaded, Step, load};
 pub use manifest::{DataFile, FORMAT_VERSION, Manifest};
 pub use query::read_only;
 
@@ -59,6 +61,8 @@ pub enum StoreError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error("a reading thread stopped unexpectedly")]
+    ReaderStopped,
 }
 
 impl StoreError {

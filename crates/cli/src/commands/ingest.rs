@@ -1,15 +1,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use clap::builder::TypedValueParser as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use sleuth_ingest::{FileReport, FileStatus, Limits, Record, Table};
-use sleuth_store::{Ingest, IngestSummary, Store, StoreError};
+use sleuth_ingest::{FileReport, FileStatus, Limits, Table};
+use sleuth_store::{IngestSummary, Loaded, Step, Store, StoreError};
 
 use sleuth_render::text::visible;
 
@@ -83,7 +82,14 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (reports, summary) = read_and_write(&files, &args.limits.limits(), ingest, &bar)?;
+    let loaded = sleuth_store::load(&files, &args.limits.limits(), ingest, &mut |step| match step {
+        Step::Reading(file) => {
+            bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        }
+        Step::Read(_, bytes) => bar.inc(bytes),
+    })
+    .map_err(|e| write_error(e, &bar))?;
+    let Loaded { reports, summary } = loaded;
     bar.finish_and_clear();
     print_summary(&mut std::io::stdout().lock(), &args, &files, &reports, &summary, started.elapsed().as_secs_f64())?;
     let troubled = reports.iter().any(|r| {
@@ -91,82 +97,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     });
     let nothing = reports.iter().all(|r| r.total() == 0);
     Ok(if troubled || nothing { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// Records handed from a reading thread to the writer at a time.
-const HANDOFF: usize = 512;
-
-/// What a reading thread hands on for one file: batches of records, then the file's reports.
-enum Chunk {
-    Records(Vec<Record>),
-    Done(Vec<FileReport>),
-}
-
-/// Reads and normalises files on one thread per core while this thread deduplicates, encodes
-/// and writes. Worker `k` reads files `k, k + n, k + 2n ...`; the writer takes their output
-/// strictly in file order, so the store is exactly what a single thread would write. Bounded
-/// channels keep memory bounded: a worker ahead of its turn waits.
-fn read_and_write(
-    files: &[PathBuf],
-    limits: &Limits,
-    mut ingest: Ingest<'_>,
-    bar: &ProgressBar,
-) -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(files.len().max(1));
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let mut inboxes = Vec::with_capacity(workers);
-        for k in 0..workers {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
-            inboxes.push(rx);
-            let stop = &stop;
-            scope.spawn(move || {
-                for file in files.iter().skip(k).step_by(workers) {
-                    let mut pending = Vec::with_capacity(HANDOFF);
-                    let reports = sleuth_ingest::read_path(file, limits, &mut |record| {
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        pending.push(record);
-                        if pending.len() >= HANDOFF {
-                            let batch = std::mem::replace(&mut pending, Vec::with_capacity(HANDOFF));
-                            if tx.send(Chunk::Records(batch)).is_err() {
-                                stop.store(true, Ordering::Relaxed);
-                            }
-                        }
-                    });
-                    if tx.send(Chunk::Records(pending)).and_then(|()| tx.send(Chunk::Done(reports))).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        let result = (|| -> anyhow::Result<(Vec<FileReport>, IngestSummary)> {
-            let mut reports = Vec::new();
-            for (i, file) in files.iter().enumerate() {
-                bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-                loop {
-                    match inboxes[i % workers].recv().context("a reading thread stopped unexpectedly")? {
-                        Chunk::Records(batch) => {
-                            for record in &batch {
-                                ingest.push(record).map_err(|e| write_error(e, bar))?;
-                            }
-                        }
-                        Chunk::Done(file_reports) => {
-                            reports.extend(file_reports);
-                            break;
-                        }
-                    }
-                }
-                bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
-            }
-            let summary = ingest.commit().map_err(|e| write_error(e, bar))?;
-            Ok((reports, summary))
-        })();
-        stop.store(true, Ordering::Relaxed);
-        drop(inboxes);
-        result
-    })
 }
 
 fn write_error(e: StoreError, bar: &ProgressBar) -> anyhow::Error {

@@ -2,9 +2,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sleuth_detect::{Catalog, Filter, Severity, hunt};
+use sleuth_investigate::subject::from_hunt;
 use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, investigate};
 use sleuth_store::Store;
 
@@ -146,40 +147,10 @@ async fn subjects(
     }
     let min_severity = if args.all { Severity::Medium } else { Severity::Informational };
     let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await;
-    if let Some(id) = &args.alert {
-        if let Some(incident) = report.incidents.iter().find(|i| &i.id == id) {
-            if incident.kind != "user" {
-                bail!(
-                    "incident {id} is an attack from {} on several accounts; investigate its accounts with --user",
-                    incident.key
-                );
-            }
-            let what = format!("incident {id} ({})", incident.rules.join(", "));
-            return Ok(vec![(
-                incident.key.clone(),
-                Focus::Span { first: incident.first_seen, last: incident.last_seen, what },
-            )]);
-        }
-        let alert = report
-            .alerts()
-            .find(|a| &a.id == id)
-            .with_context(|| format!("no alert or incident {id} in this store's hunt"))?;
-        let user = alert
-            .user
-            .clone()
-            .with_context(|| format!("alert {id} names no account; investigate its accounts with --user"))?;
-        let what = format!("alert {id} ({})", alert.rule);
-        return Ok(vec![(user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what })]);
-    }
-    Ok(report
-        .incidents
-        .iter()
-        .filter(|i| i.kind == "user")
-        .map(|i| {
-            let what = format!("incident {} ({})", i.id, i.rules.join(", "));
-            (i.key.clone(), Focus::Span { first: i.first_seen, last: i.last_seen, what })
-        })
-        .collect())
+    Ok(match &args.alert {
+        Some(id) => vec![from_hunt::one(&report, id)?],
+        None => from_hunt::every_account(&report),
+    })
 }
 
 fn render(report: &Report, format: Format) -> anyhow::Result<String> {
