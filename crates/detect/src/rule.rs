@@ -172,7 +172,22 @@ pub struct Rule {
     pub references: Vec<String>,
     /// Where a rule compiled from Sigma came from; None for a rule file.
     #[serde(skip)]
-    pub sigma: Option<crate::sigma::Origin>,
+    pub sigma: Option<Origin>,
+}
+
+/// Where a rule compiled from Sigma came from (its own home, so that the rule does not
+/// depend on the Sigma compiler that depends on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file (or feed item) it was read from.
+    pub file: String,
+    pub sigma_id: Option<String>,
+    pub author: Option<String>,
+    pub status: Option<String>,
+    /// `azure/signinlogs` ..., or `correlation`.
+    pub logsource: String,
+    /// The rules of a correlation, by their catalog ids.
+    pub correlates: Vec<String>,
 }
 
 /// An intermediate result a rule's query names, computed once.

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -37,8 +37,9 @@ use datafusion::prelude::SessionContext;
 
 use crate::InvestigateError;
 use crate::context::{Context, Explainer};
-use crate::report::stamp;
-use crate::subject::{Focus, Subject, shift};
+use crate::sql::{count, first_time_and_number, literal, ts};
+use crate::subject::{Focus, Subject};
+use crate::time::{shift, stamp};
 
 /// How much history the baseline covers and how long after the window actions are followed.
 #[derive(Debug, Clone, Copy)]
@@ -391,47 +392,4 @@ async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usiz
     ctx.register_table(name, frame.into_view())?;
     tracing::debug!(table = name, rows, millis = started.elapsed().as_millis() as u64, "gathered");
     Ok(rows)
-}
-
-/// The first cell of `sql`'s result as a number (0 when absent).
-pub(crate) async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, InvestigateError> {
-    let batches = sleuth_store::read_only(ctx, sql).await?.collect().await?;
-    let column = datafusion::arrow::compute::cast(batches[0].column(0), &DataType::Int64)?;
-    Ok(column.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0)))
-}
-
-fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)> {
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;
-    Some((first_timestamp(batch, 0)?, number.as_primitive::<Int64Type>().value(0)))
-}
-
-/// The two timestamps of a one-row result such as `SELECT min(time), max(time) ...`; none when
-/// it has no rows or nulls.
-pub(crate) fn time_range(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    Some((first_timestamp(batch, 0)?, first_timestamp(batch, 1)?))
-}
-
-fn first_timestamp(batch: &RecordBatch, column: usize) -> Option<DateTime<Utc>> {
-    let times = datafusion::arrow::compute::cast(
-        batch.column(column),
-        &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-    )
-    .ok()?;
-    let times = times.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
-    if times.is_null(0) {
-        return None;
-    }
-    DateTime::from_timestamp_micros(times.value(0))
-}
-
-/// A SQL text literal.
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// A SQL timestamp literal.
-pub fn ts(t: DateTime<Utc>) -> String {
-    format!("TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
 }

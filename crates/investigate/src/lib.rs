@@ -13,7 +13,9 @@ pub mod gather;
 pub mod render;
 pub mod report;
 pub mod runbook;
+mod sql;
 pub mod subject;
+pub mod time;
 pub mod verdict;
 
 use std::time::Instant;
@@ -75,7 +77,7 @@ pub async fn investigate(ctx: &SessionContext, request: &Request<'_>) -> Result<
     let started = Instant::now();
     let (subject, counts) = gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?;
     let (answers, facts) = ask::ask_all(ctx, request.runbook).await?;
-    let baseline_days = gather::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?;
+    let baseline_days = sql::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?;
     let decision = verdict::decide(&facts, &answers, baseline_days);
     let parts = report::Parts { subject, counts, answers, facts, decision, runbook: request.runbook, duration_ms: 0 };
     let mut report = report::build(ctx, parts).await?;

@@ -5,16 +5,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::InvestigateError;
 use crate::ask::{Answer, Pivot};
-use crate::gather::{Counts, literal, ts};
+use crate::gather::Counts;
 use crate::runbook::{Confidence, Runbook, Technique};
+use crate::sql::{literal, time_range, ts};
 use crate::subject::Subject;
+use crate::time::stamp;
 use crate::verdict::{Decision, Verdict};
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
@@ -237,7 +238,7 @@ async fn cited_records(
         let frame =
             sleuth_store::read_only(ctx, &range).await.map_err(|e| InvestigateError::query("cited records", e))?;
         let batches = frame.collect().await.map_err(|e| InvestigateError::query("cited records", e))?;
-        let Some((first, last)) = crate::gather::time_range(&batches) else { continue };
+        let Some((first, last)) = time_range(&batches) else { continue };
         parts.push(format!(
             "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table}
              WHERE time >= {} AND time <= {} AND record_id IN (SELECT record_id {cited})",
@@ -399,14 +400,6 @@ FROM subject_mail WHERE foreign GROUP BY recipient_address ORDER BY first_seen, 
 const IOC_RULES: &str = "
 SELECT rule_name, operation, move_to_folder, forward_to, rule_keywords, client_ip, time
 FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL) ORDER BY time, record_id";
-
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-pub fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
 
 fn short_hash(text: &str) -> String {
     // FNV-1a: stable across runs and platforms, enough to name a report.

@@ -3,6 +3,8 @@
 //! the day with the most that is out of the ordinary for it.
 
 use chrono::{DateTime, Duration, Utc};
+
+use crate::time::shift;
 use serde::Serialize;
 
 /// How far around the moment of interest the window reaches, each way.
@@ -12,9 +14,9 @@ pub const DEFAULT_REACH_HOURS: i64 = 24;
 pub struct Subject {
     /// The account, lower-cased as the store keeps it.
     pub user: String,
-    #[serde(serialize_with = "crate::report::rfc3339")]
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub start: DateTime<Utc>,
-    #[serde(serialize_with = "crate::report::rfc3339")]
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub end: DateTime<Utc>,
     /// How the window was chosen.
     pub window_from: String,
@@ -41,16 +43,6 @@ impl Subject {
             window_from: why,
         }
     }
-}
-
-/// `t` moved by `by`, held at the ends of the calendar rather than overflowing (a record dated
-/// near year 262143 must not panic an investigation).
-pub(crate) fn shift(t: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
-    t.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
-        DateTime::<Utc>::MIN_UTC
-    } else {
-        DateTime::<Utc>::MAX_UTC
-    })
 }
 
 /// The accounts and windows a hunt's findings point at: what `--alert ID` and `--all` (and

@@ -8,7 +8,7 @@ use sleuth_detect::hunt::stamp;
 use sleuth_detect::{Filter, Incident, Report, Severity, hunt};
 use sleuth_store::Store;
 
-use super::rules::RuleSource;
+use super::rule_source::RuleSource;
 use sleuth_render::text::{csv_cell, visible};
 
 /// Run the detection rules over a store and print ranked incidents: alerts grouped per user

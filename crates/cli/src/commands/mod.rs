@@ -6,6 +6,7 @@ mod ingest;
 mod intel;
 mod investigate;
 mod report;
+mod rule_source;
 mod rules;
 mod sigma;
 mod sql;

@@ -12,7 +12,7 @@ use serde_json::json;
 use sleuth_detect::Outcome;
 use sleuth_detect::sigma::{self, feed};
 
-use super::rules::{ListFormat, RuleSource};
+use super::rule_source::{ListFormat, RuleSource};
 use sleuth_render::text::visible;
 
 /// Compile Sigma rules (files, or folders searched for *.yml and *.yaml) for this store and

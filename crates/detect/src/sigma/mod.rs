@@ -21,6 +21,7 @@ use rsigma_parser::{CorrelationRule, Level, SigmaRule};
 
 pub use mapping::{MAPPING, Mapping, Placeholders};
 
+pub use crate::rule::Origin;
 use crate::rule::{GroupBy, Rule, Severity};
 
 /// Why a rule does not compile.
@@ -50,20 +51,6 @@ impl Unsupported {
             Unsupported::Invalid(_) => "invalid".into(),
         }
     }
-}
-
-/// Where a Sigma rule of the catalog came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// The file (or feed item) it was read from.
-    pub file: String,
-    pub sigma_id: Option<String>,
-    pub author: Option<String>,
-    pub status: Option<String>,
-    /// `azure/signinlogs` ..., or `correlation`.
-    pub logsource: String,
-    /// The rules of a correlation, by their catalog ids.
-    pub correlates: Vec<String>,
 }
 
 /// What became of one Sigma document.

@@ -1,0 +1,24 @@
+//! Time helpers the stages share: how a moment is written for people and in the JSON report,
+//! and moving a moment without overflowing the calendar.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// A moment for people: `2026-03-15 12:00 UTC`.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A moment in the JSON report: RFC 3339 to the second, `Z`.
+pub fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// `t` moved by `by`, held at the ends of the calendar rather than overflowing (a record dated
+/// near year 262143 must not panic an investigation).
+pub(crate) fn shift(t: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
