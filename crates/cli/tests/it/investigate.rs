@@ -355,3 +355,36 @@ fn analyst_context_documents_an_attack_as_authorised_testing() {
     assert_eq!(code, 2);
     assert!(err.contains("context.toml") && err.contains("10.0.0.0/33"), "{err}");
 }
+
+/// Every story's report rendered from its saved JSON as Markdown and HTML, pinned as snapshots
+/// (crates/cli/tests/snapshots/reports): a change to a renderer is reviewed as a diff. The
+/// world map's land outline, the same on every page, is left out of the HTML snapshots, and
+/// the demo tenant's temporary folder is written DEMO.
+#[test]
+fn every_story_report_renders_as_pinned() {
+    let dir = temp();
+    for s in demo().manifest["stories"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let (_, mut report) = investigated(id);
+        report["metrics"]["duration_ms"] = Value::from(0);
+        let saved = dir.path().join(format!("{id}.json"));
+        std::fs::write(&saved, report.to_string()).unwrap();
+        for format in ["md", "html"] {
+            let (code, out, err) = run(&["report", path(&saved), "--format", format]);
+            assert_eq!(code, 0, "{id} {format}: {err}");
+            // The demo tenant's temporary folder is named in each record's source file.
+            let out = out.replace(path(&demo().dir), "DEMO");
+            let out = match out.split_once("class=\"land\" d=\"") {
+                Some((before, after)) => format!("{before}class=\"land\" d=\"…{}", &after[after.find('"').unwrap()..]),
+                None => out,
+            };
+            insta::with_settings!({
+                snapshot_path => "../snapshots/reports",
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(format!("{id}.{format}"), out);
+            });
+        }
+    }
+}
