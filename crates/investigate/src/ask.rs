@@ -6,20 +6,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::InvestigateError;
 use crate::runbook::{Confidence, EvidenceRule, Group, Question, Runbook, Stage, Stance};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryRun {
     pub source: String,
     pub asks: String,
     pub records: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub stance: Stance,
     pub confidence: Confidence,
@@ -31,7 +31,7 @@ pub struct Evidence {
     pub resolved: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     pub id: String,
     pub title: String,
@@ -228,7 +228,7 @@ pub fn pivots(answers: &[Answer]) -> Vec<Pivot> {
     pivots
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pivot {
     pub fact: String,
     pub found_by: String,

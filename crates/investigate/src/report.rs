@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::InvestigateError;
@@ -26,7 +26,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 const MINUTES_PER_QUESTION: f64 = 8.0;
 const MINUTES_PER_HUNDRED_RECORDS: f64 = 2.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub id: String,
@@ -58,7 +58,7 @@ pub struct Report {
     pub records: Vec<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Iocs {
     pub ips: Vec<Map<String, Value>>,
     pub user_agents: Vec<Map<String, Value>>,
@@ -67,7 +67,7 @@ pub struct Iocs {
     pub inbox_rules: Vec<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Opportunity {
     pub name: String,
     pub technique: String,
@@ -75,7 +75,7 @@ pub struct Opportunity {
     pub context: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub questions_asked: usize,
     pub records_analyzed: BTreeMap<String, usize>,

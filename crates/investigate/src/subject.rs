@@ -5,18 +5,18 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::time::shift;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How far around the moment of interest the window reaches, each way.
 pub const DEFAULT_REACH_HOURS: i64 = 24;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
     /// The account, lower-cased as the store keeps it.
     pub user: String,
-    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[serde(with = "crate::time::rfc3339")]
     pub start: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[serde(with = "crate::time::rfc3339")]
     pub end: DateTime<Utc>,
     /// How the window was chosen.
     pub window_from: String,

@@ -6,6 +6,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::Value;
 
+use sleuth_investigate::Report;
+
 use super::investigate::Format;
 
 /// Render a saved investigation report (`sleuth investigate --format json`) as Markdown, HTML
@@ -38,7 +40,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if report.get("questions").and_then(Value::as_array).is_none() {
         bail!("{name} is not an investigation report (no questions)");
     }
-    let out = args.format.render(&report)?;
+    // Read as the typed report: a saved report that lost or mangled a field is refused, with
+    // the field named, rather than rendered with holes.
+    let report: Report =
+        serde_json::from_value(report).with_context(|| format!("{name} is not a whole investigation report"))?;
+    let out = args.format.render(&serde_json::to_value(&report)?)?;
     match &args.output {
         Some(path) => std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().lock().write_all(out.as_bytes())?,

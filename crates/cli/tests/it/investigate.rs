@@ -356,7 +356,8 @@ fn analyst_context_documents_an_attack_as_authorised_testing() {
     assert!(err.contains("context.toml") && err.contains("10.0.0.0/33"), "{err}");
 }
 
-/// Every story's report rendered from its saved JSON as Markdown and HTML, pinned as snapshots
+/// Every story's report read back as the typed report unchanged, and rendered from its saved
+/// JSON as Markdown and HTML, pinned as snapshots
 /// (crates/cli/tests/snapshots/reports): a change to a renderer is reviewed as a diff. The
 /// world map's land outline, the same on every page, is left out of the HTML snapshots, and
 /// the demo tenant's temporary folder is written DEMO.
@@ -369,6 +370,10 @@ fn every_story_report_renders_as_pinned() {
         report["metrics"]["duration_ms"] = Value::from(0);
         let saved = dir.path().join(format!("{id}.json"));
         std::fs::write(&saved, report.to_string()).unwrap();
+        // The typed report holds every field: read and written again, nothing changes.
+        let (code, again, err) = run(&["report", path(&saved), "--format", "json"]);
+        assert_eq!(code, 0, "{id}: {err}");
+        assert_eq!(serde_json::from_str::<Value>(&again).unwrap(), report, "{id}: the round trip changed the report");
         for format in ["md", "html"] {
             let (code, out, err) = run(&["report", path(&saved), "--format", format]);
             assert_eq!(code, 0, "{id} {format}: {err}");
