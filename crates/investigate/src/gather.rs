@@ -91,8 +91,42 @@ pub async fn gather(
 ) -> Result<(Subject, Counts), InvestigateError> {
     span.check()?;
     let user = user.trim().to_lowercase();
-    let u = literal(&user);
+    read_account(ctx, &user).await?;
+    let subject = place_window(ctx, &user, focus, span).await?;
+    register_context(ctx, &user, context)?;
+    let bounds = Bounds::of(&subject, span);
     let mut counts = Counts::new();
+    scope(ctx, &user, &bounds, &mut counts).await?;
+    baseline(ctx).await?;
+    mark_signins(ctx, &mut counts).await?;
+    attribute_others(ctx, &user, &bounds, &mut counts).await?;
+    summarise(ctx, &user, &bounds).await?;
+    Ok((subject, counts))
+}
+
+/// The window and the span around it, as SQL literals, and each row's phase.
+struct Bounds {
+    start: String,
+    end: String,
+    from: String,
+    until: String,
+    phase: String,
+}
+
+impl Bounds {
+    fn of(subject: &Subject, span: Span) -> Bounds {
+        let from = shift(subject.start, -Duration::days(span.baseline_days));
+        let until = shift(subject.end, Duration::days(span.follow_days));
+        let (start, end, from, until) = (ts(subject.start), ts(subject.end), ts(from), ts(until));
+        let phase =
+            format!("CASE WHEN time < {start} THEN 'baseline' WHEN time <= {end} THEN 'window' ELSE 'after' END");
+        Bounds { start, end, from, until, phase }
+    }
+}
+
+/// Everything the store holds of the account (`user_*`); an account it never saw is an error.
+async fn read_account(ctx: &SessionContext, user: &str) -> Result<(), InvestigateError> {
+    let u = literal(user);
     let reads = [
         (
             "user_signins",
@@ -122,22 +156,33 @@ pub async fn gather(
         && count(ctx, "SELECT count(*) FROM user_audits").await? == 0
         && count(ctx, "SELECT count(*) FROM user_mailbox").await? == 0
     {
-        return Err(InvestigateError::UnknownUser(user));
+        return Err(InvestigateError::UnknownUser(user.to_string()));
     }
-    let subject = match focus {
-        Focus::At(at) => Subject::around(&user, *at, *at, span.reach_hours, format!("given time {}", stamp(*at))),
-        Focus::Span { first, last, what } => Subject::around(&user, *first, *last, span.reach_hours, what.clone()),
+    Ok(())
+}
+
+/// The window: the analyst's moment, an alert's span, or the account's most unusual day.
+async fn place_window(
+    ctx: &SessionContext,
+    user: &str,
+    focus: &Focus,
+    span: Span,
+) -> Result<Subject, InvestigateError> {
+    Ok(match focus {
+        Focus::At(at) => Subject::around(user, *at, *at, span.reach_hours, format!("given time {}", stamp(*at))),
+        Focus::Span { first, last, what } => Subject::around(user, *first, *last, span.reach_hours, what.clone()),
         Focus::MostSuspicious => {
             let (at, why) = most_suspicious(ctx).await?;
-            Subject::around(&user, at, at, span.reach_hours, why)
+            Subject::around(user, at, at, span.reach_hours, why)
         }
-    };
-    register_context(ctx, &user, context)?;
+    })
+}
 
-    let from = shift(subject.start, -Duration::days(span.baseline_days));
-    let until = shift(subject.end, Duration::days(span.follow_days));
-    let (start, end, from, until) = (ts(subject.start), ts(subject.end), ts(from), ts(until));
-    let phase = format!("CASE WHEN time < {start} THEN 'baseline' WHEN time <= {end} THEN 'window' ELSE 'after' END");
+/// The account's sign-ins over the whole span with their phase (`subject_scope`), and who
+/// else used the addresses of the window (`subject_ip_users`, `subject_org_ips`).
+async fn scope(ctx: &SessionContext, user: &str, bounds: &Bounds, counts: &mut Counts) -> Result<(), InvestigateError> {
+    let u = literal(user);
+    let Bounds { start, from, until, phase, .. } = bounds;
     // What the account's successful sign-ins before the window used: the baseline.
     let scoped = format!("SELECT *, {phase} AS phase FROM user_signins WHERE time >= {from} AND time <= {until}");
     materialise(ctx, "subject_scope", &scoped).await?;
@@ -171,6 +216,12 @@ pub async fn gather(
         ),
     )
     .await?;
+    Ok(())
+}
+
+/// What the account's successful sign-ins before the window used: addresses, networks,
+/// countries, devices and agents (`subject_known_*`).
+async fn baseline(ctx: &SessionContext) -> Result<(), InvestigateError> {
     let base = "FROM subject_scope WHERE phase = 'baseline' AND result_type = 0";
     let known = [
         ("subject_known_ips", format!("SELECT DISTINCT ip_address AS k {base} AND ip_address IS NOT NULL")),
@@ -182,6 +233,12 @@ pub async fn gather(
     for (table, sql) in &known {
         materialise(ctx, table, sql).await?;
     }
+    Ok(())
+}
+
+/// Each sign-in weighed against the baseline (`subject_unfamiliar`), the window's actor and
+/// what it used (`subject_actor_*`), and the sign-ins with `foreign` set (`subject_signins`).
+async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), InvestigateError> {
     let signins = format!(
         "WITH e AS (
            SELECT s.*,
@@ -233,6 +290,19 @@ pub async fn gather(
     counts.insert("signins".into(), materialise(ctx, "subject_signins", signins).await?);
     materialise(ctx, "subject_foreign_ips", "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE foreign")
         .await?;
+    Ok(())
+}
+
+/// Audit, mailbox, mail and risk records with their phase and whether their address is
+/// foreign (`subject_audits`, `subject_mailbox`, `subject_mail`, `subject_risk`).
+async fn attribute_others(
+    ctx: &SessionContext,
+    user: &str,
+    bounds: &Bounds,
+    counts: &mut Counts,
+) -> Result<(), InvestigateError> {
+    let u = literal(user);
+    let Bounds { from, until, phase, .. } = bounds;
     // An address of an audit, mailbox or mail record is foreign when an actor used it to sign
     // in, or when neither it nor its network (from the databases) signed in in the baseline
     // and the analyst context does not explain it.
@@ -258,6 +328,13 @@ pub async fn gather(
     for (source, table, from_table, ip) in others {
         counts.insert(source.into(), materialise(ctx, table, &attributed(from_table, ip)).await?);
     }
+    Ok(())
+}
+
+/// One row about the account and its window (`subject`).
+async fn summarise(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
+    let u = literal(user);
+    let Bounds { start, end, .. } = bounds;
     let summary = format!(
         "SELECT {u} AS user_principal_name, {start} AS window_start, {end} AS window_end,
            (SELECT count(DISTINCT date_trunc('day', time)) FROM subject_signins WHERE phase = 'baseline' AND succeeded) AS baseline_days,
@@ -266,7 +343,7 @@ pub async fn gather(
               WHERE phase = 'baseline' AND succeeded AND country <> '' GROUP BY country ORDER BY n DESC, country LIMIT 3)) AS home_countries"
     );
     materialise(ctx, "subject", &summary).await?;
-    Ok((subject, counts))
+    Ok(())
 }
 
 /// Accounts that must sign in successfully from an address for it to count as the
