@@ -1,6 +1,7 @@
 //! The subcommands, one file each.
 
 mod demo;
+mod feed;
 mod hunt;
 mod ingest;
 mod intel;
@@ -44,7 +45,7 @@ enum Command {
     Rules(rules::RulesCommand),
     #[command(hide = true)]
     Rule(rules::RuleArgs),
-    Feed(sigma::FeedArgs),
+    Feed(feed::FeedArgs),
     Intel(intel::IntelArgs),
     Sql(sql::SqlArgs),
     Tables(tables::TablesArgs),
@@ -58,7 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Investigate(args) => investigate::run(args),
         Command::Report(args) => report::run(args),
         Command::Rules(args) => rules::run(args),
-        Command::Feed(args) => sigma::run_feed(args),
+        Command::Feed(args) => feed::run_feed(args),
         Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),
         Command::Sql(args) => sql::run(args),
