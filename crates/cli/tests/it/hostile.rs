@@ -169,6 +169,17 @@ const CASES: &[Case] = &[
         extra: &[],
     },
     Case {
+        name: "a raw NUL byte inside the first record",
+        build: |dir| {
+            let mut lines = signins(5, "nul@contoso.example");
+            lines[0] = lines[0].replace("Mozilla/5.0", "Mozilla\0/5.0");
+            std::fs::write(dir.join("nul.jsonl"), lines.join("\n")).unwrap();
+            4
+        },
+        says: &["nul.jsonl", "line 1: invalid JSON"],
+        extra: &[],
+    },
+    Case {
         name: "a 100 MB line between good lines",
         build: |dir| {
             let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("long.jsonl")).unwrap());

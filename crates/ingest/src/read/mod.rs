@@ -300,10 +300,12 @@ fn garbage_before_json(head: &[u8]) -> bool {
     !first.iter().any(|b| matches!(b, b',' | b'\t' | b';')) && lines.any(|l| matches!(l.first(), Some(b'{' | b'[')))
 }
 
-/// NUL bytes, or mostly invalid UTF-8: not text. A few bad bytes in a text export are the
-/// records' problem, reported per record.
+/// Many NUL bytes, or mostly invalid UTF-8: not text. A few bad bytes in a text export (a
+/// stray NUL in one record) are the records' problem, reported per record, so that one
+/// damaged record near the start does not cost the file. (UTF-16 was decoded before this.)
 fn looks_binary(head: &[u8]) -> bool {
-    if head.contains(&0) {
+    let nuls = memchr::memchr_iter(0, head).count();
+    if nuls * 100 > head.len() {
         return true;
     }
     let text = String::from_utf8_lossy(head);
