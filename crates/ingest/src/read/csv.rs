@@ -109,14 +109,11 @@ fn next_row(lines: &mut Lines, limits: &Limits, sink: &mut dyn FnMut(Item)) -> R
             sink(Item::Bad(over_record_limit(limits), Position::Line(first.number)));
             continue;
         }
-        let mut row = Row {
-            number: first.number,
-            bytes: first.bytes.clone(),
-            closed: first.quotes.is_multiple_of(2),
-            lines: vec![],
-        };
+        // The first line's bytes move into the row; the lines after it (rare) are kept too, to
+        // be read again if the row turns out broken.
         let mut quotes = first.quotes;
-        row.lines.push(first);
+        let first_line = Line { number: first.number, bytes: Vec::new(), length: first.length, quotes: first.quotes };
+        let mut row = Row { number: first.number, bytes: first.bytes, closed: true, lines: vec![first_line] };
         while quotes % 2 == 1 {
             let Some(line) = lines.next()? else { break };
             if line.length > line.bytes.len() || row.bytes.len() + line.bytes.len() > limits.max_record_bytes {
@@ -167,8 +164,9 @@ pub(crate) fn read(reader: Box<dyn BufRead + '_>, limits: &Limits, sink: &mut dy
             take_back(&mut lines, &mut row);
             continue;
         }
-        let count = parser.fields(&row.bytes).len();
-        if count != header.len() {
+        let fields = parser.fields(&row.bytes);
+        if fields.len() != header.len() {
+            let count = fields.len();
             // A stray quote that a later line happened to close: the row's first line alone is
             // broken when the line after it is a whole row of its own.
             if row.lines.len() > 1
@@ -185,7 +183,6 @@ pub(crate) fn read(reader: Box<dyn BufRead + '_>, limits: &Limits, sink: &mut dy
             sink(Item::Bad(format!("row has {count} fields, the header has {}", header.len()), at));
             continue;
         }
-        let fields = parser.fields(&row.bytes);
         if fields.iter().any(|f| f.len() > limits.max_field_bytes) {
             sink(Item::Bad(over_field_limit(limits), at));
             continue;
