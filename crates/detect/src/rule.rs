@@ -316,24 +316,7 @@ pub(crate) fn is_technique(id: &str) -> bool {
 
 /// Fills `{column}` in an explanation from an alert's facts; unknown names stay as written.
 pub fn explain(template: &str, facts: &serde_json::Map<String, serde_json::Value>) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) if facts.contains_key(&after[..end]) => {
-                out.push_str(&fact_text(&facts[&after[..end]]));
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    sleuth_render::template::fill(template, |name| facts.get(name).map(fact_text))
 }
 
 fn fact_text(value: &serde_json::Value) -> String {

@@ -148,24 +148,7 @@ fn item(rule: &EvidenceRule, row: &Map<String, Value>) -> Evidence {
 /// duplicates or nulls, and cut after twelve items; numbers are written without a fraction
 /// when whole.
 pub fn fill(template: &str, row: &Map<String, Value>) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if row.contains_key(&after[..close]) => {
-                out.push_str(&show(&row[&after[..close]]));
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    sleuth_render::template::fill(template, |name| row.get(name).map(show))
 }
 
 fn show(value: &Value) -> String {
