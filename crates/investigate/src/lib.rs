@@ -3,14 +3,13 @@
 //!
 //! ```text
 //! subject ─► gather (the account's records, baseline, enrichment) ─► ask (runbook questions,
-//! pivoting on what each finds) ─► verdict (fixed rules over the conclusions) ─► report (JSON)
-//! ─► render (Markdown, HTML)
+//! pivoting on what each finds) ─► verdict (fixed rules over the conclusions) ─► report (JSON,
+//! rendered as Markdown and HTML by `sleuth_render::report`)
 //! ```
 
 pub mod ask;
 pub mod context;
 pub mod gather;
-pub mod render;
 pub mod report;
 pub mod runbook;
 mod sql;

@@ -17,6 +17,7 @@ use crate::sql::{literal, time_range, ts};
 use crate::subject::Subject;
 use crate::time::stamp;
 use crate::verdict::{Decision, Verdict};
+pub use sleuth_render::report::ACTOR_SIGN_INS_SHOWN;
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -372,9 +373,6 @@ FROM (SELECT coalesce(CASE WHEN coordinates_valid THEN latitude END, ip_latitude
 WHERE lat IS NOT NULL AND lon IS NOT NULL
 GROUP BY round(lat, 1), round(lon, 1), who
 ORDER BY who, latitude, longitude";
-
-/// How many of the actor's sign-ins a report lists one by one; the IOCs count them all.
-pub const ACTOR_SIGN_INS_SHOWN: usize = 200;
 
 const ACTOR_SIGN_INS: &str = "
 SELECT time, user_agent, app_display_name AS app, resource_display_name AS resource, ip_address AS ip,

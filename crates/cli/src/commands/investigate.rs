@@ -89,7 +89,7 @@ impl Format {
 
     /// The report (as its JSON value) in this format.
     pub fn render(self, report: &serde_json::Value) -> anyhow::Result<String> {
-        use sleuth_investigate::render::{html, incident, markdown};
+        use sleuth_render::report::{html, incident, markdown};
         Ok(match self {
             Format::Json => serde_json::to_string_pretty(report)? + "\n",
             Format::Md => markdown::render(report),

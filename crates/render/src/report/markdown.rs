@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use super::{field, list, text};
 
-/// Escapes text for Markdown that may be turned into HTML (`sleuth_render::text::markdown`):
+/// Escapes text for Markdown that may be turned into HTML (`crate::text::markdown`):
 /// a log value cannot open a link, an image, raw HTML or a table cell.
 pub fn escape(text: &str) -> String {
-    sleuth_render::text::markdown(text)
+    crate::text::markdown(text)
 }
 
 /// A report field's text, escaped.

@@ -35,9 +35,9 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;padding:8px;fon
 .axis{stroke:#8c959f;stroke-width:1}.lane{stroke:#eef1f4}svg text{font:11px system-ui,sans-serif;fill:#57606a}";
 
 /// Escapes text for an HTML text node or a double-quoted attribute value
-/// (`sleuth_render::text::html`).
+/// (`crate::text::html`).
 pub fn escape(text: &str) -> String {
-    sleuth_render::text::html(text)
+    crate::text::html(text)
 }
 
 fn e(value: &Value, key: &str) -> String {

@@ -65,7 +65,7 @@ pub fn render(report: &Value) -> String {
     findings(w, report, "initial_access");
     let sign_ins = list(report, "actor_sign_ins");
     if !sign_ins.is_empty() {
-        let shown = if sign_ins.len() >= crate::report::ACTOR_SIGN_INS_SHOWN { " (the first ones)" } else { "" };
+        let shown = if sign_ins.len() >= super::ACTOR_SIGN_INS_SHOWN { " (the first ones)" } else { "" };
         let _ = writeln!(w, "The actor's sign-ins{shown}:\n");
         let _ = writeln!(
             w,
