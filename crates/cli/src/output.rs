@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::Value;
-use sleuth_render::text::{csv_cell, visible};
+use sleuth_render::table;
 use sleuth_store::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -17,9 +17,6 @@ pub enum OutputFormat {
     Json,
     Csv,
 }
-
-/// Longest cell shown in a table; the rest is elided (use json or csv for everything).
-const MAX_CELL: usize = 60;
 
 pub fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
     let Some(first) = batches.first() else {
@@ -44,52 +41,27 @@ fn write_table(names: &[String], batches: &[RecordBatch], out: &mut impl Write) 
         let columns: Vec<Vec<Option<String>>> =
             batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
-            rows.push(columns.iter().map(|c| shorten(&visible(c[i].as_deref().unwrap_or("")))).collect());
+            rows.push(columns.iter().map(|c| c[i].clone().unwrap_or_default()).collect());
         }
     }
-    let header: Vec<String> = names.iter().map(|n| visible(n)).collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
-        .collect();
-    let line = |out: &mut dyn Write, cells: &[String]| -> io::Result<()> {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        writeln!(out, "| {} |", padded.join(" | "))
-    };
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    line(out, &header)?;
-    writeln!(out, "|-{}-|", rule.join("-+-"))?;
-    for row in &rows {
-        line(out, row)?;
-    }
-    writeln!(out, "({} rows)", rows.len())?;
+    table::grid(names, &rows, out)?;
     Ok(())
 }
 
-fn shorten(s: &str) -> String {
-    if s.chars().count() <= MAX_CELL {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(MAX_CELL - 1).collect();
-    t.push('…');
-    t
-}
-
 fn write_csv(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
-    let mut csv = csv::Writer::from_writer(out);
-    csv.write_record(names.iter().map(|n| csv_cell(n)))?;
+    let header: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut csv = table::Csv::new(out, &header)?;
     for batch in batches {
         let textual: Vec<bool> = batch.columns().iter().map(|c| !c.data_type().is_numeric()).collect();
         let columns: Vec<Vec<Option<String>>> =
             batch.columns().iter().map(json::text_cells).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
-            let record = columns.iter().zip(&textual).map(|(c, text)| {
-                let v = c[i].as_deref().unwrap_or_default();
-                if *text { csv_cell(v) } else { v.to_string() }
-            });
-            csv.write_record(record)?;
+            let cells: Vec<(&str, bool)> =
+                columns.iter().zip(&textual).map(|(c, text)| (c[i].as_deref().unwrap_or_default(), *text)).collect();
+            csv.typed_row(&cells)?;
         }
     }
-    csv.flush()?;
+    csv.finish()?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use sleuth_detect::{Filter, Incident, Report, Severity, hunt};
 use sleuth_store::Store;
 
 use super::rule_source::RuleSource;
-use sleuth_render::text::{csv_cell, visible};
+use sleuth_render::table;
+use sleuth_render::text::visible;
 
 /// Run the detection rules over a store and print ranked incidents: alerts grouped per user
 /// (and per attacking address for attacks on many users), each with rule, severity, score,
@@ -168,23 +169,25 @@ fn write_incident(rank: usize, incident: &Incident, out: &mut impl Write) -> any
 }
 
 fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
-    let mut csv = csv::Writer::from_writer(out);
-    csv.write_record([
-        "rank",
-        "incident",
-        "incident_key",
-        "alert",
-        "rule",
-        "severity",
-        "score",
-        "user",
-        "ip",
-        "first_seen",
-        "last_seen",
-        "mitre",
-        "explanation",
-        "record_ids",
-    ])?;
+    let mut csv = table::Csv::new(
+        out,
+        &[
+            "rank",
+            "incident",
+            "incident_key",
+            "alert",
+            "rule",
+            "severity",
+            "score",
+            "user",
+            "ip",
+            "first_seen",
+            "last_seen",
+            "mitre",
+            "explanation",
+            "record_ids",
+        ],
+    )?;
     for (rank, incident) in report.incidents.iter().enumerate() {
         for a in &incident.alerts {
             let cells = [
@@ -203,9 +206,9 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
                 a.explanation.clone(),
                 a.record_ids.join(" "),
             ];
-            csv.write_record(cells.iter().map(|c| csv_cell(c)))?;
+            csv.row(&cells)?;
         }
     }
-    csv.flush()?;
+    csv.finish()?;
     Ok(())
 }
