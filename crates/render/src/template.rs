@@ -5,18 +5,25 @@
 
 /// `template` with each `{name}` for which `text` has a value replaced by it.
 pub fn fill(template: &str, text: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}').and_then(|close| Some((close, text(&after[..close])?))) {
-            Some((close, value)) => {
-                out.push_str(&value);
-                rest = &after[close + 1..];
+    substitute(template, '{', '}', text)
+}
+
+/// `text` with each `open name close` for which `value` has a replacement replaced by it (up
+/// to the first `close` after `open`); the rest is left as written. [`fill`] is `{`..`}`;
+/// HTML character references (`&`..`;`) are another use.
+pub fn substitute(text: &str, open: char, close: char, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(open) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + open.len_utf8()..];
+        match after.find(close).and_then(|end| Some((end, value(&after[..end])?))) {
+            Some((end, replacement)) => {
+                out.push_str(&replacement);
+                rest = &after[end + close.len_utf8()..];
             }
             None => {
-                out.push('{');
+                out.push(open);
                 rest = after;
             }
         }

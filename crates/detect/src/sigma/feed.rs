@@ -124,47 +124,30 @@ fn strip_tags(html: &str) -> String {
 
 /// Decodes the character references of HTML text (`&lt;`, `&#39;`, `&#x27;` ...).
 pub fn decode_entities(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('&') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let end = after.find(';').filter(|e| *e <= 10);
-        let decoded = end.and_then(|e| {
-            let name = &after[..e];
-            let c = match name {
-                "lt" => '<',
-                "gt" => '>',
-                "amp" => '&',
-                "quot" => '"',
-                "apos" => '\'',
-                "nbsp" => ' ',
-                "ldquo" | "rdquo" => '"',
-                "lsquo" | "rsquo" => '\'',
-                _ => {
-                    let number = name.strip_prefix('#')?;
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => number.parse().ok()?,
-                    };
-                    char::from_u32(code)?
-                }
-            };
-            Some((c, e))
-        });
-        match decoded {
-            Some((c, e)) => {
-                out.push(c);
-                rest = &after[e + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
+    sleuth_render::template::substitute(text, '&', ';', |name| {
+        if name.len() > 10 {
+            return None;
         }
-    }
-    out.push_str(rest);
-    out
+        let c = match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            "nbsp" => ' ',
+            "ldquo" | "rdquo" => '"',
+            "lsquo" | "rsquo" => '\'',
+            _ => {
+                let number = name.strip_prefix('#')?;
+                let code = match number.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => number.parse().ok()?,
+                };
+                char::from_u32(code)?
+            }
+        };
+        Some(c.to_string())
+    })
 }
 
 #[cfg(test)]
