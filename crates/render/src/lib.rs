@@ -4,10 +4,11 @@
 //! mailbox rule's name, a file name in an export. [`text`] owns how such a string is made safe
 //! for each human-facing output (terminal, CSV, Markdown, HTML); no other crate writes its own
 //! escaping. JSON output is not rendered here: it stays exact, escaped by serde.
-//! [`table`] writes rows as a terminal grid or CSV.
+//! [`hunt`] writes a hunt's incidents for the terminal; [`table`] writes rows as a terminal grid or CSV.
 //! [`report`] renders an investigation report (Markdown, HTML, incident report) from its JSON.
 //! [`template`] is the one filler of `{name}` templates (rule explanations, runbook evidence).
 
+pub mod hunt;
 pub mod report;
 pub mod table;
 pub mod template;

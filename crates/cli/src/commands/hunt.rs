@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use sleuth_detect::hunt::stamp;
-use sleuth_detect::{Filter, Incident, Report, Severity, hunt};
+use sleuth_detect::{Filter, Report, Severity, hunt};
 use sleuth_store::Store;
 
 use super::rule_source::RuleSource;
+use sleuth_render::hunt as render;
 use sleuth_render::table;
-use sleuth_render::text::visible;
 
 /// Run the detection rules over a store and print ranked incidents: alerts grouped per user
 /// (and per attacking address for attacks on many users), each with rule, severity, score,
@@ -124,47 +124,33 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn write_table(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
-    if report.incidents.is_empty() {
-        writeln!(out, "No incidents ({} rules ran).", report.rules.len())?;
-        return Ok(());
-    }
-    for (rank, incident) in report.incidents.iter().enumerate() {
-        write_incident(rank + 1, incident, out)?;
-    }
-    let alerts: usize = report.incidents.iter().map(|i| i.alerts.len()).sum();
-    writeln!(out, "{} incidents, {alerts} alerts, {} rules ran.", report.incidents.len(), report.rules.len())?;
-    Ok(())
-}
-
-fn write_incident(rank: usize, incident: &Incident, out: &mut impl Write) -> anyhow::Result<()> {
-    let safe = |s: &str| visible(s);
-    writeln!(
-        out,
-        "#{rank} {} {}  {}  score {:.0}  {} → {}",
-        incident.kind,
-        safe(&incident.key),
-        incident.severity.name().to_uppercase(),
-        incident.score,
-        stamp(incident.first_seen),
-        stamp(incident.last_seen)
-    )?;
-    writeln!(out, "   rules: {}   MITRE: {}", incident.rules.join(", "), incident.mitre.join(", "))?;
-    if !incident.ips.is_empty() {
-        let ips: Vec<String> = incident.ips.iter().map(|ip| safe(ip)).collect();
-        writeln!(out, "   addresses: {}", ips.join(", "))?;
-    }
-    for alert in &incident.alerts {
-        writeln!(
-            out,
-            "   - {:<8} {:>3.0}  {:<25} {}  {}",
-            alert.severity.name(),
-            alert.score,
-            alert.rule,
-            stamp(alert.first_seen),
-            safe(&alert.explanation)
-        )?;
-    }
-    writeln!(out)?;
+    let shown: Vec<render::Incident> = report
+        .incidents
+        .iter()
+        .map(|incident| render::Incident {
+            kind: incident.kind,
+            key: &incident.key,
+            severity: incident.severity.name(),
+            score: incident.score,
+            first_seen: stamp(incident.first_seen),
+            last_seen: stamp(incident.last_seen),
+            rules: &incident.rules,
+            mitre: &incident.mitre,
+            ips: &incident.ips,
+            alerts: incident
+                .alerts
+                .iter()
+                .map(|alert| render::Alert {
+                    severity: alert.severity.name(),
+                    score: alert.score,
+                    rule: &alert.rule,
+                    first_seen: stamp(alert.first_seen),
+                    explanation: &alert.explanation,
+                })
+                .collect(),
+        })
+        .collect();
+    render::incidents(&shown, report.rules.len(), out)?;
     Ok(())
 }
 
