@@ -267,7 +267,8 @@ struct Splitter {
     skipping: bool,
     /// The whole top-level object, kept while it may turn out to be a single record.
     whole: Option<Vec<u8>>,
-    whole_over: bool,
+    /// Why the top-level object, dropped, is no record: the limit it passed.
+    whole_over: Option<String>,
     count: u64,
     /// Resynchronising: bytes are passed over until a record starts.
     lost: Option<Signature>,
@@ -305,7 +306,7 @@ impl Splitter {
             in_element: false,
             skipping: false,
             whole: None,
-            whole_over: false,
+            whole_over: None,
             count: 0,
             lost: None,
             previous: b'\n',
@@ -405,7 +406,7 @@ impl Splitter {
                     {
                         self.records_depth = Some(2);
                         self.whole = None;
-                        self.whole_over = false;
+                        self.whole_over = None;
                     }
                     self.start_element(i, &mut runs);
                     if self.depth() >= MAX_NESTING {
@@ -480,7 +481,7 @@ impl Splitter {
             whole.extend_from_slice(&bytes[runs.whole..]);
             if whole.len() > self.limits.max_record_bytes {
                 self.whole = None;
-                self.whole_over = true;
+                self.whole_over = Some(over_record_limit(&self.limits));
             }
         }
     }
@@ -503,7 +504,7 @@ impl Splitter {
             sink(Item::Bad(reason, Position::Record(self.count)));
         } else if self.whole.is_some() {
             self.whole = None;
-            self.whole_over = true;
+            self.whole_over = Some(reason);
         }
     }
 
@@ -549,7 +550,7 @@ impl Splitter {
         self.in_string = false;
         self.escape = false;
         self.collecting_key = false;
-        self.whole_over = false;
+        self.whole_over = None;
         self.element.clear();
         match held {
             Some(held) if !held.is_empty() => {
@@ -571,7 +572,7 @@ impl Splitter {
         } else {
             self.top = Top::Object;
             self.whole = Some(Vec::new());
-            self.whole_over = false;
+            self.whole_over = None;
             runs.whole = at;
             self.current_key.clear();
         }
@@ -581,16 +582,15 @@ impl Splitter {
         if let Some(mut whole) = self.whole.take() {
             whole.extend_from_slice(&bytes[runs.whole..=at]);
             if whole.len() > self.limits.max_record_bytes {
-                self.whole_over = true;
+                self.whole_over = Some(over_record_limit(&self.limits));
             } else {
                 self.element = whole;
                 self.emit(sink);
             }
         }
-        if self.whole_over {
+        if let Some(reason) = self.whole_over.take() {
             self.count += 1;
-            sink(Item::Bad(over_record_limit(&self.limits), Position::Record(self.count)));
-            self.whole_over = false;
+            sink(Item::Bad(reason, Position::Record(self.count)));
         }
         self.top = Top::None;
         self.records_depth = None;
@@ -639,7 +639,7 @@ impl Splitter {
     /// after its start); a document still open was cut short.
     fn finish(&mut self, sink: &mut dyn FnMut(Item)) -> Result<(), String> {
         loop {
-            let open = self.in_string || self.in_element || self.whole.is_some() || self.whole_over;
+            let open = self.in_string || self.in_element || self.whole.is_some() || self.whole_over.is_some();
             if self.lost.is_some() || !open {
                 break;
             }
@@ -816,6 +816,11 @@ mod tests {
         let lines = format!("{{\"id\":1}}\n{{\"id\":2,\"x\":[{long}]}}\n{{\"id\":3}}\n");
         let (ok, bad, _) = records_with(&lines, &limits);
         assert_eq!(ok, ["1", "3"]);
+        // A long line whose value passes the field limit first is refused for that.
+        let lines = format!("{{\"id\":1}}\n{{\"id\":2,\"f\":\"{field}\",\"x\":[{long}]}}\n{{\"id\":3}}\n");
+        let (ok, field_bad, _) = records_with(&lines, &limits);
+        assert_eq!(ok, ["1", "3"]);
+        assert!(field_bad.len() == 1 && field_bad[0].contains("field limit"), "{field_bad:?}");
         assert!(bad[0].starts_with("line 2") && bad[0].contains("record limit"), "{bad:?}");
     }
 
