@@ -25,6 +25,8 @@ pub enum Format {
     AzureMonitor,
     /// Entra logs as Log Analytics CSV exports.
     LogAnalytics,
+    /// Entra logs as Log Analytics query API responses (`{"tables": [{"columns", "rows"}]}`).
+    LogAnalyticsQuery,
 }
 
 impl Format {
@@ -34,6 +36,7 @@ impl Format {
             "graph" => Some(Format::Graph),
             "azure-monitor" => Some(Format::AzureMonitor),
             "log-analytics" => Some(Format::LogAnalytics),
+            "log-analytics-query" => Some(Format::LogAnalyticsQuery),
             _ => None,
         }
     }
@@ -112,6 +115,21 @@ impl Output {
                 Box::new(LaCsv::create(&audits.join("AuditLogs.csv"), AUDIT_COLUMNS, "AuditLogs")?),
                 Box::new(LaCsv::create(&risk.join("AADUserRiskEvents.csv"), RISK_COLUMNS, "AADUserRiskEvents")?),
                 Box::new(LaCsv::create(&risk.join("AADRiskyUsers.csv"), RISKY_USER_COLUMNS, "AADRiskyUsers")?),
+            ),
+            Format::LogAnalyticsQuery => (
+                Box::new(LaQuery::create(&signins.join("SigninLogs-query.json"), SIGNIN_COLUMNS, "SigninLogs")?),
+                Box::new(LaQuery::create(
+                    &signins.join("AADNonInteractiveUserSignInLogs-query.json"),
+                    SIGNIN_COLUMNS,
+                    "AADNonInteractiveUserSignInLogs",
+                )?),
+                Box::new(LaQuery::create(&audits.join("AuditLogs-query.json"), AUDIT_COLUMNS, "AuditLogs")?),
+                Box::new(LaQuery::create(
+                    &risk.join("AADUserRiskEvents-query.json"),
+                    RISK_COLUMNS,
+                    "AADUserRiskEvents",
+                )?),
+                Box::new(LaQuery::create(&risk.join("AADRiskyUsers-query.json"), RISKY_USER_COLUMNS, "AADRiskyUsers")?),
             ),
         };
         let reexport: Option<(DateTime<Utc>, Box<dyn Writer>)> = (format == Format::Mixed).then(|| {
@@ -589,6 +607,66 @@ impl Writer for LaCsv {
     }
     fn finish(&mut self) -> io::Result<()> {
         self.csv.flush()
+    }
+}
+
+/// A Log Analytics query API response, as `POST /v1/workspaces/{id}/query` returns it
+/// (https://learn.microsoft.com/en-us/rest/api/loganalytics/dataaccess/query/execute): the
+/// columns once with their types, then each row as an array of values; dynamic columns as
+/// JSON text, datetimes as ISO 8601 with seven fractional digits.
+struct LaQuery {
+    file: BufWriter<File>,
+    columns: Columns,
+    kind: &'static str,
+    rows: usize,
+}
+
+impl LaQuery {
+    fn create(path: &Path, columns: Columns, kind: &'static str) -> io::Result<Self> {
+        let mut file = BufWriter::new(File::create(path)?);
+        let described: Vec<Value> = columns
+            .iter()
+            .map(|(name, src)| {
+                let kind = match src {
+                    Src::Json(_) => "dynamic",
+                    Src::Time(_) => "datetime",
+                    _ => "string",
+                };
+                json!({"name": name.trim_end_matches(" [UTC]"), "type": kind})
+            })
+            .collect();
+        write!(file, "{{\"tables\":[{{\"name\":\"PrimaryResult\",\"columns\":{},\"rows\":[", Value::Array(described))?;
+        Ok(LaQuery { file, columns, kind, rows: 0 })
+    }
+}
+
+impl Writer for LaQuery {
+    fn write(&mut self, record: &Value) -> io::Result<()> {
+        let row: Vec<Value> = self
+            .columns
+            .iter()
+            .map(|(name, src)| match src {
+                Src::Type if *name == "OperationName" => json!("Sign-in activity"),
+                Src::Type => json!(self.kind),
+                Src::Text(p) => record.pointer(p).cloned().unwrap_or(Value::Null),
+                Src::Json(p) => {
+                    record.pointer(p).filter(|v| !v.is_null()).map_or(Value::Null, |v| json!(v.to_string()))
+                }
+                Src::Time(p) => record
+                    .pointer(p)
+                    .and_then(Value::as_str)
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or(Value::Null, |t| json!(seven_digit(t.with_timezone(&Utc)))),
+            })
+            .collect();
+        self.file.write_all(if self.rows == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.file, &row)?;
+        self.rows += 1;
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.file.write_all(b"\n]}]}\n")?;
+        self.file.flush()
     }
 }
 

@@ -74,6 +74,10 @@ impl<'a> Fields<'a> {
         self.value(&[name]).is_some()
     }
 
+    pub fn has_any(&self, names: &[&str]) -> bool {
+        self.value(names).is_some()
+    }
+
     pub fn text(&self, names: &[&str]) -> Option<String> {
         self.value(names).and_then(as_text)
     }

@@ -36,4 +36,7 @@ pub mod time;
 pub use limits::{INFLATE_GRACE, Limits};
 pub use normalise::{Dialect, Outcome, normalise};
 pub use read::{FileReport, FileStatus, Format, MAX_PROBLEMS, Position, Problem, files, read_path, read_stream};
-pub use schema::{Audit, Cell, Column, Kind, MailboxActivity, MessageTrace, Record, RiskDetection, SignIn, Table};
+pub use schema::{
+    Audit, AzureActivity, Cell, Column, GraphActivity, Kind, MailboxActivity, MessageTrace, Record, RiskDetection,
+    ServicePrincipalSignIn, SignIn, Table,
+};

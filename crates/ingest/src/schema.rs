@@ -12,11 +12,22 @@ pub enum Table {
     RiskDetections,
     MailboxActivity,
     MessageTrace,
+    ServicePrincipalSignIns,
+    GraphActivity,
+    AzureActivity,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] =
-        [Table::SignIns, Table::Audits, Table::RiskDetections, Table::MailboxActivity, Table::MessageTrace];
+    pub const ALL: [Table; 8] = [
+        Table::SignIns,
+        Table::Audits,
+        Table::RiskDetections,
+        Table::MailboxActivity,
+        Table::MessageTrace,
+        Table::ServicePrincipalSignIns,
+        Table::GraphActivity,
+        Table::AzureActivity,
+    ];
 
     /// The SQL name of the table.
     pub fn name(self) -> &'static str {
@@ -26,6 +37,9 @@ impl Table {
             Table::RiskDetections => "risk_detections",
             Table::MailboxActivity => "mailbox_activity",
             Table::MessageTrace => "message_trace",
+            Table::ServicePrincipalSignIns => "service_principal_signins",
+            Table::GraphActivity => "graph_activity",
+            Table::AzureActivity => "azure_activity",
         }
     }
 
@@ -46,6 +60,15 @@ impl Table {
                 "Unified Audit Log records: Exchange mailbox and admin operations, consent, UserLoggedIn ... (Purview UAL, OfficeActivity)"
             }
             Table::MessageTrace => "Exchange Online message trace, one row per message and recipient",
+            Table::ServicePrincipalSignIns => {
+                "Workload identity sign-ins: service principals and managed identities signing in with their own credential (AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, Graph signIn of signInEventTypes servicePrincipal / managedIdentity)"
+            }
+            Table::GraphActivity => {
+                "Every Microsoft Graph request a token made, joinable to the sign-in that issued the token (MicrosoftGraphActivityLogs)"
+            }
+            Table::AzureActivity => {
+                "Azure Resource Manager control-plane operations: role assignments, Key Vault, VM run command, diagnostic settings ... (Azure Activity log, AzureActivity)"
+            }
         }
     }
 
@@ -56,6 +79,9 @@ impl Table {
             Table::RiskDetections => RiskDetection::COLUMNS,
             Table::MailboxActivity => MailboxActivity::COLUMNS,
             Table::MessageTrace => MessageTrace::COLUMNS,
+            Table::ServicePrincipalSignIns => ServicePrincipalSignIn::COLUMNS,
+            Table::GraphActivity => GraphActivity::COLUMNS,
+            Table::AzureActivity => AzureActivity::COLUMNS,
         }
     }
 }
@@ -344,6 +370,104 @@ table! {
     }
 }
 
+table! {
+    /// A sign-in by a workload identity: a service principal or a managed identity.
+    ServicePrincipalSignIn {
+        record_id: Text, "Unique id of the sign-in request; the dedupe key", "id / Id";
+        time: Time, "When the sign-in happened (UTC)", "createdDateTime / CreatedDateTime / TimeGenerated / time";
+        identity_type: Text, "servicePrincipal or managedIdentity", "signInEventTypes; diagnostic category ServicePrincipalSignInLogs / ManagedIdentitySignInLogs; Log Analytics Type AADServicePrincipalSignInLogs / AADManagedIdentitySignInLogs";
+        service_principal_id: Text, "Object id of the service principal that signed in", "servicePrincipalId / ServicePrincipalId";
+        service_principal_name: Text, "Name of the service principal (attacker-controlled text: app names are chosen by their owner)", "servicePrincipalName / ServicePrincipalName";
+        app_id: Text, "Application (client) id", "appId / AppId";
+        app_display_name: Text, "Application name, when logged", "appDisplayName / AppDisplayName";
+        credential_type: Text, "How the workload proved itself: clientSecret, clientAssertion (certificate), federatedIdentityCredential, managedIdentity ...", "clientCredentialType / ClientCredentialType";
+        credential_key_id: Text, "Key id of the secret or certificate used: tells a newly added credential from the usual one", "servicePrincipalCredentialKeyId / ServicePrincipalCredentialKeyId";
+        credential_thumbprint: Text, "Thumbprint of the certificate used", "servicePrincipalCredentialThumbprint / ServicePrincipalCredentialThumbprint";
+        federated_credential_id: Text, "Federated identity credential used, if any", "federatedCredentialId / FederatedCredentialId";
+        managed_identity_type: Text, "systemAssigned or userAssigned (managed identities)", "managedServiceIdentity.msiType";
+        managed_identity_resource_id: Text, "Azure resource the managed identity belongs to", "managedServiceIdentity.associatedResourceId";
+        resource_display_name: Text, "Resource the token is for", "resourceDisplayName / ResourceDisplayName";
+        resource_id: Text, "Resource id (app id of the resource)", "resourceId / ResourceIdentity";
+        resource_service_principal_id: Text, "Object id of the resource's service principal", "resourceServicePrincipalId / ResourceServicePrincipalId";
+        ip_address: Text, "Client IP address (managed identities sign in from inside Azure and often have none)", "ipAddress / IPAddress";
+        country: Text, "Two-letter country or region code of the IP, as Entra reported it", "location.countryOrRegion / LocationDetails.countryOrRegion";
+        state: Text, "State or province, as Entra reported it", "location.state / LocationDetails.state";
+        city: Text, "City, as Entra reported it", "location.city / LocationDetails.city";
+        latitude: Float, "Latitude as reported (not trusted unless coordinates_valid)", "location.geoCoordinates.latitude";
+        longitude: Float, "Longitude as reported (not trusted unless coordinates_valid)", "location.geoCoordinates.longitude";
+        coordinates_valid: Bool, "True when latitude/longitude are present and plausible", "derived from the coordinates";
+        result_type: Int, "Error code: 0 is success (7000215 invalid secret, 7000222 expired secret, 700016 unknown app ...)", "status.errorCode / ResultType";
+        failure_reason: Text, "Failure reason text", "status.failureReason / ResultDescription";
+        conditional_access_status: Text, "success, failure, notApplied", "conditionalAccessStatus / ConditionalAccessStatus";
+        correlation_id: Text, "Correlation id", "correlationId / CorrelationId";
+        unique_token_identifier: Text, "Unique token identifier: joins the token to graph_activity.sign_in_activity_id", "uniqueTokenIdentifier / UniqueTokenIdentifier";
+        dialect: Text, "Export dialect the row was read from", "detected from content";
+        source_file: Text, "File (and archive member) the row was read from", "ingest";
+        raw: Text, "The original record as JSON", "the source record";
+    }
+}
+
+table! {
+    /// One request to Microsoft Graph, as the Graph activity log records it.
+    GraphActivity {
+        record_id: Text, "Request id; the dedupe key", "requestId / RequestId";
+        time: Time, "When the request was received (UTC)", "TimeGenerated / timeGenerated / time";
+        user_id: Text, "Object id of the user, for delegated requests (the log carries no user principal name)", "userId / UserId";
+        service_principal_id: Text, "Object id of the service principal, for app-only requests", "servicePrincipalId / ServicePrincipalId";
+        app_id: Text, "Application (client) id of the caller", "appId / AppId";
+        ip_address: Text, "Client IP address", "ipAddress / IPAddress / callerIpAddress";
+        user_agent: Text, "User agent (attacker-controlled text)", "userAgent / UserAgent";
+        request_method: Text, "HTTP method (GET, POST, PATCH, DELETE ...)", "requestMethod / RequestMethod";
+        request_uri: Text, "Requested URI (attacker-controlled text)", "requestUri / RequestUri";
+        response_status_code: Int, "HTTP status of the response", "responseStatusCode / ResponseStatusCode / resultSignature";
+        response_size_bytes: Int, "Size of the response in bytes", "responseSizeBytes / ResponseSizeBytes";
+        duration_ms: Int, "Duration of the request in milliseconds", "durationMs / DurationMs";
+        api_version: Text, "v1.0 or beta", "apiVersion / ApiVersion / operationVersion";
+        sign_in_activity_id: Text, "The token's sign-in: equals signins.unique_token_identifier (or service_principal_signins') of the sign-in that issued it", "signInActivityId / SignInActivityId";
+        session_id: Text, "Session id of the token", "sessionId / SessionId";
+        device_id: Text, "Device id of the token", "deviceId / DeviceId";
+        scopes: Text, "Delegated scopes in the token", "scopes / Scopes";
+        roles: Text, "Application roles in the token", "roles / Roles";
+        wids: Text, "Directory role template ids of the caller", "wids / Wids";
+        token_issued_at: Time, "When the token was issued", "tokenIssuedAt / TokenIssuedAt";
+        client_auth_method: Int, "How the client authenticated: 0 public client, 1 secret, 2 certificate", "clientAuthMethod / ClientAuthMethod";
+        identity_provider: Text, "Identity provider that authenticated the token's subject", "identityProvider / IdentityProvider";
+        operation_id: Text, "Batch id (the same for every request of a $batch)", "operationId / OperationId";
+        location: Text, "Region that served the request", "location / Location";
+        dialect: Text, "Export dialect the row was read from", "detected from content";
+        source_file: Text, "File (and archive member) the row was read from", "ingest";
+        raw: Text, "The original record as JSON", "the source record";
+    }
+}
+
+table! {
+    /// An Azure Resource Manager control-plane event from the Azure Activity log.
+    AzureActivity {
+        record_id: Text, "Event data id; the dedupe key", "eventDataId / EventDataId; else derived from the record";
+        time: Time, "When the event happened (UTC)", "eventTimestamp / TimeGenerated / time";
+        operation_name: Text, "Operation, as the resource provider names it, upper-cased as Log Analytics writes it (MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE ...): operation names are case-insensitive", "operationName.value / OperationNameValue / operationName";
+        operation_display_name: Text, "Operation's localised name (Create role assignment ...)", "operationName.localizedValue / OperationName";
+        category: Text, "Administrative, Security, Policy, ServiceHealth, ResourceHealth, Alert, Recommendation, Autoscale", "category.value / CategoryValue / category";
+        status: Text, "Started, Accepted, Succeeded, Failed, Canceled (the REST API's words; Log Analytics' Start, Success, Failure ... are translated)", "status.value / ActivityStatusValue / resultType";
+        sub_status: Text, "HTTP status text (Created, OK, Forbidden ...; the diagnostic export's Succeeded.Created gives Created)", "subStatus.value / ActivitySubstatusValue / resultSignature";
+        caller: Text, "Who did it: a user principal name (lower-cased) or an object id", "caller / Caller / identity.claims";
+        caller_ip: Text, "Caller's IP address", "httpRequest.clientIpAddress / CallerIpAddress / callerIpAddress";
+        caller_app_id: Text, "Application id of the caller's token", "claims.appid / Claims.appid / identity.claims.appid";
+        resource_id: Text, "Azure resource acted on (/subscriptions/.../providers/...), lower-cased: resource ids are case-insensitive and each dialect writes another case", "resourceId / ResourceId / _ResourceId";
+        resource_provider: Text, "Resource provider, upper-cased (MICROSOFT.AUTHORIZATION, MICROSOFT.KEYVAULT ...)", "resourceProviderName.value / ResourceProviderValue; else the operation name's first part";
+        resource_group: Text, "Resource group, lower-cased", "resourceGroupName / ResourceGroup; else the resource id";
+        subscription_id: Text, "Subscription id", "subscriptionId / SubscriptionId; else the resource id";
+        correlation_id: Text, "Correlation id shared by the events of one operation", "correlationId / CorrelationId";
+        level: Text, "Informational, Warning, Error, Critical (the export's Information is Informational)", "level / Level";
+        authorization_action: Text, "RBAC action that was authorised", "authorization.action / Authorization.action";
+        authorization_scope: Text, "Scope of the authorisation", "authorization.scope / Authorization.scope";
+        properties: Text, "Event properties (the role assignment's principal and role, the command run ...), as JSON", "properties / Properties / Properties_d";
+        dialect: Text, "Export dialect the row was read from", "detected from content";
+        source_file: Text, "File (and archive member) the row was read from", "ingest";
+        raw: Text, "The original record as JSON", "the source record";
+    }
+}
+
 /// A normalised record of any table.
 #[derive(Debug, Clone, PartialEq)]
 #[expect(clippy::large_enum_variant, reason = "sign-ins are most records; boxing them would cost an allocation each")]
@@ -353,6 +477,25 @@ pub enum Record {
     RiskDetection(RiskDetection),
     MailboxActivity(MailboxActivity),
     MessageTrace(MessageTrace),
+    ServicePrincipalSignIn(ServicePrincipalSignIn),
+    GraphActivity(GraphActivity),
+    AzureActivity(AzureActivity),
+}
+
+/// Applies `$body` to the record inside any variant.
+macro_rules! each {
+    ($record:expr, $r:ident => $body:expr) => {
+        match $record {
+            Record::SignIn($r) => $body,
+            Record::Audit($r) => $body,
+            Record::RiskDetection($r) => $body,
+            Record::MailboxActivity($r) => $body,
+            Record::MessageTrace($r) => $body,
+            Record::ServicePrincipalSignIn($r) => $body,
+            Record::GraphActivity($r) => $body,
+            Record::AzureActivity($r) => $body,
+        }
+    };
 }
 
 impl Record {
@@ -363,39 +506,23 @@ impl Record {
             Record::RiskDetection(_) => Table::RiskDetections,
             Record::MailboxActivity(_) => Table::MailboxActivity,
             Record::MessageTrace(_) => Table::MessageTrace,
+            Record::ServicePrincipalSignIn(_) => Table::ServicePrincipalSignIns,
+            Record::GraphActivity(_) => Table::GraphActivity,
+            Record::AzureActivity(_) => Table::AzureActivity,
         }
     }
 
     pub fn cells(&self) -> Vec<Cell<'_>> {
-        match self {
-            Record::SignIn(r) => r.cells(),
-            Record::Audit(r) => r.cells(),
-            Record::RiskDetection(r) => r.cells(),
-            Record::MailboxActivity(r) => r.cells(),
-            Record::MessageTrace(r) => r.cells(),
-        }
+        each!(self, r => r.cells())
     }
 
     /// The dedupe key. Every normaliser sets it; records without one are rejected.
     pub fn record_id(&self) -> &str {
-        let id = match self {
-            Record::SignIn(r) => &r.record_id,
-            Record::Audit(r) => &r.record_id,
-            Record::RiskDetection(r) => &r.record_id,
-            Record::MailboxActivity(r) => &r.record_id,
-            Record::MessageTrace(r) => &r.record_id,
-        };
-        id.as_deref().unwrap_or_default()
+        each!(self, r => r.record_id.as_deref().unwrap_or_default())
     }
 
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        match self {
-            Record::SignIn(r) => r.time,
-            Record::Audit(r) => r.time,
-            Record::RiskDetection(r) => r.time,
-            Record::MailboxActivity(r) => r.time,
-            Record::MessageTrace(r) => r.time,
-        }
+        each!(self, r => r.time)
     }
 }
 

@@ -32,13 +32,16 @@ pub struct DemoArgs {
     /// Replace an earlier demo tenant in DIR (other files in DIR are left alone).
     #[arg(long)]
     force: bool,
-    /// Export dialects: mixed (as analysts receive them), graph, azure-monitor or log-analytics.
+    /// Export dialects: mixed (as analysts receive them), graph, azure-monitor, log-analytics (portal
+    /// CSV) or log-analytics-query (query API responses).
     #[arg(long, default_value = "mixed", value_parser = parse_format)]
     format: Format,
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {
-    Format::parse(text).ok_or_else(|| format!("{text:?} is not one of mixed, graph, azure-monitor, log-analytics"))
+    Format::parse(text).ok_or_else(|| {
+        format!("{text:?} is not one of mixed, graph, azure-monitor, log-analytics, log-analytics-query")
+    })
 }
 
 /// What the demo writes into DIR.

@@ -122,11 +122,11 @@ fn print_summary(
         summary.generation
     )?;
     writeln!(out)?;
-    writeln!(out, "{:<18} {:>12} {:>12}", "table", "added", "duplicates")?;
+    writeln!(out, "{:<26} {:>12} {:>12}", "table", "added", "duplicates")?;
     for table in Table::ALL {
         let a = summary.added.get(&table).copied().unwrap_or(0);
         let d = summary.duplicates.get(&table).copied().unwrap_or(0);
-        writeln!(out, "{:<18} {a:>12} {d:>12}", table.name())?;
+        writeln!(out, "{:<26} {a:>12} {d:>12}", table.name())?;
     }
     writeln!(out)?;
     let mut shown = 0;

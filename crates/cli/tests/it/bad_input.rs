@@ -126,7 +126,7 @@ fn duplicated_records_within_and_across_files_are_stored_once() {
     write(t.path(), "b.jsonl", format!("{one}\n{}\n", signin_json("other", "b")).as_bytes());
     let (code, out, store) = ingest(t.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("signins                       2            2"), "{out}");
+    assert!(out.contains(&format!("{:<26} {:>12} {:>12}", "signins", 2, 2)), "{out}");
     assert_eq!(count(&store, "SELECT count(*) FROM signins"), 2);
 }
 

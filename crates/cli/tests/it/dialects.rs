@@ -1,5 +1,6 @@
-//! Dialect equivalence: the same events written as Graph pages, Azure Monitor records and
-//! Log Analytics CSV give identical rows (apart from the provenance columns).
+//! Dialect equivalence: the same events written as Graph pages, Azure Monitor records, Log
+//! Analytics CSV and Log Analytics query API responses give identical rows (apart from the
+//! provenance columns).
 
 use std::path::Path;
 
@@ -27,10 +28,13 @@ fn graph_azure_monitor_and_log_analytics_give_identical_rows() {
     let graph = ingest_format(t.path(), "graph");
     let monitor = ingest_format(t.path(), "azure-monitor");
     let analytics = ingest_format(t.path(), "log-analytics");
+    let query_api = ingest_format(t.path(), "log-analytics-query");
     for table in ENTRA_TABLES {
         let expected = rows(&graph, table);
         assert!(!expected.is_empty(), "{table} is empty");
-        for (name, store) in [("azure-monitor", &monitor), ("log-analytics", &analytics)] {
+        for (name, store) in
+            [("azure-monitor", &monitor), ("log-analytics", &analytics), ("log-analytics-query", &query_api)]
+        {
             let got = rows(store, table);
             assert_eq!(got.len(), expected.len(), "{table} row count, {name}");
             for (g, e) in got.iter().zip(&expected) {

@@ -14,5 +14,6 @@ mod report_html;
 mod rules;
 mod samples;
 mod sigma;
+mod sources;
 mod store;
 mod support;

@@ -34,7 +34,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
     let properties = f.array(&["OperationProperties"]).unwrap_or_default();
     let extended = f.array(&["ExtendedProperties"]).unwrap_or_default();
     let context = f.object(&["AppAccessContext"]);
-    let operation = f.text(&["Operation", "Operations"]);
+    let operation = f.text(&["Operation", "Operations", "operation"]);
     let is_rule = operation.as_deref().is_some_and(|o| o.to_ascii_lowercase().contains("inboxrule"));
 
     let enabled = |name: &str| pair_value(params, name).filter(|v| !v.eq_ignore_ascii_case("false"));
@@ -64,22 +64,24 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
     });
 
     Ok(MailboxActivity {
-        record_id: Some(f.text(&["Id", "OfficeId", "RecordId", "Identity"]).unwrap_or_else(|| derived_id(origin.raw))),
-        time: f.time(&["CreationTime", "TimeGenerated", "CreationDate"]),
-        workload: f.text(&["Workload", "OfficeWorkload"]),
-        record_type: f.text(&["RecordType"]),
+        record_id: Some(
+            f.text(&["Id", "OfficeId", "RecordId", "Identity", "id"]).unwrap_or_else(|| derived_id(origin.raw)),
+        ),
+        time: f.time(&["CreationTime", "TimeGenerated", "CreationDate", "createdDateTime"]),
+        workload: f.text(&["Workload", "OfficeWorkload", "service"]),
+        record_type: f.text(&["RecordType", "auditLogRecordType"]),
         operation,
         result_status: f.text(&["ResultStatus"]),
-        user_principal_name: f.lower(&["UserId", "UserIds"]),
+        user_principal_name: f.lower(&["UserId", "UserIds", "userPrincipalName", "userId"]),
         client_ip: f
-            .text(&["ClientIP", "ClientIPAddress", "ClientIp", "Client_IPAddress", "ActorIpAddress"])
+            .text(&["ClientIP", "ClientIPAddress", "ClientIp", "Client_IPAddress", "ActorIpAddress", "clientIp"])
             .and_then(|ip| normalise_ip(&ip)),
         user_agent: f.text(&["ClientInfoString", "UserAgent"]).or_else(|| pair_value(extended, "UserAgent")),
         logon_type: f.text(&["LogonType", "Logon_Type"]),
         mailbox_owner_upn: f.lower(&["MailboxOwnerUPN"]),
         session_id: f.text(&["SessionId"]).or_else(|| context.and_then(|c| c.text(&["AADSessionId"]))),
         app_id: f.text(&["AppId"]).or_else(|| context.and_then(|c| c.text(&["ClientAppId"]))),
-        object_id: f.text(&["ObjectId", "OfficeObjectId"]),
+        object_id: f.text(&["ObjectId", "OfficeObjectId", "objectId"]),
         parameters: (!params.is_empty()).then(|| Value::Array(params.to_vec()).to_string()),
         rule_name: if is_rule {
             pair_value(params, "Name").or_else(|| pair_value(properties, "RuleName"))

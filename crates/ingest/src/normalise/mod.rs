@@ -2,10 +2,13 @@
 //! from the file name, and turns it into a normalised [`Record`].
 
 mod audit;
+mod azure_activity;
+mod graph_activity;
 mod mailbox;
 mod message_trace;
 mod risk;
 mod signin;
+mod workload;
 
 use serde_json::{Map, Value};
 
@@ -75,12 +78,26 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         return match category.to_ascii_lowercase().as_str() {
             "signinlogs" => signin::normalise(f, d, Some(true), &origin),
             "noninteractiveusersigninlogs" => signin::normalise(f, d, Some(false), &origin),
+            "serviceprincipalsigninlogs" => workload::normalise(f, d, workload::SERVICE_PRINCIPAL, &origin),
+            "managedidentitysigninlogs" => workload::normalise(f, d, workload::MANAGED_IDENTITY, &origin),
             "auditlogs" => audit::normalise(f, d, &origin),
             "userriskevents" | "riskdetections" => risk::detection(f, d, &origin),
             "riskyusers" => risk::risky_user(f, d, &origin),
-            other => {
-                Outcome::Unrecognised(format!("Azure Monitor record of category {other:?}, which Sleuth does not read"))
+            "microsoftgraphactivitylogs" => graph_activity::normalise(f, d, &origin),
+            activity
+                if azure_activity::CATEGORIES.contains(&activity)
+                    && azure_activity::looks_like(Fields::with_fallback(&object, &properties)) =>
+            {
+                azure_activity::normalise(Fields::with_fallback(&object, &properties), d, &origin)
             }
+            // Pipelines rewrite `category` (to the audit category, the risk event type ...):
+            // what the record is, is told by its content.
+            _ => by_content(f, d, &origin).unwrap_or_else(|| {
+                Outcome::Unrecognised(format!(
+                    "Azure Monitor record of category {category:?}, which Sleuth does not read, \
+                     and its properties are no sign-in, audit, risk or activity record"
+                ))
+            }),
         };
     }
 
@@ -94,51 +111,40 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         return mailbox::normalise(Fields::with_fallback(&inner, &object), Dialect::PurviewUal, &origin);
     }
 
+    // Purview audit record as Graph returns it (security/auditLog/queries/{id}/records): the
+    // record's own AuditData is `auditData`, the Graph properties are a fallback
+    // (https://learn.microsoft.com/en-us/graph/api/resources/security-auditlogrecord).
+    if let Some(Value::Object(inner)) = object.get("auditData")
+        && (object.contains_key("auditLogRecordType") || object.contains_key("operation"))
+    {
+        let mut inner = inner.clone();
+        expand_json_strings(&mut inner);
+        return mailbox::normalise(Fields::with_fallback(&inner, &object), Dialect::Graph, &origin);
+    }
+
     let f = Fields::new(&object);
-    let kind = f.text(&["Type"]).unwrap_or_default();
     let camel =
         ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
             .iter()
-            .any(|k| object.contains_key(*k));
+            .any(|k| object.contains_key(*k))
+            || object.contains_key("eventTimestamp")
+            || object.contains_key("requestUri");
     let dialect = if camel { Dialect::Graph } else { Dialect::LogAnalytics };
 
-    if f.value(&["riskEventType", "RiskEventType"]).is_some() {
-        return risk::detection(f, dialect, &origin);
+    // A Log Analytics export names its table in `Type`.
+    let kind = f.text(&["Type"]).unwrap_or_default();
+    let by_type = match kind.as_str() {
+        "AADServicePrincipalSignInLogs" => Some(workload::normalise(f, dialect, workload::SERVICE_PRINCIPAL, &origin)),
+        "AADManagedIdentitySignInLogs" => Some(workload::normalise(f, dialect, workload::MANAGED_IDENTITY, &origin)),
+        "MicrosoftGraphActivityLogs" => Some(graph_activity::normalise(f, dialect, &origin)),
+        "AzureActivity" => Some(azure_activity::normalise(f, dialect, &origin)),
+        _ => None,
+    };
+    if let Some(outcome) = by_type {
+        return outcome;
     }
-    if f.value(&["riskLastUpdatedDateTime", "RiskLastUpdatedDateTime"]).is_some() {
-        return risk::risky_user(f, dialect, &origin);
-    }
-    if f.value(&["origin_timestamp_utc", "Received", "date_time_utc"]).is_some()
-        && f.value(&["sender_address", "SenderAddress"]).is_some()
-    {
-        return message_trace::normalise(f, &origin);
-    }
-    if f.value(&["Operation", "Operations"]).is_some()
-        && f.value(&["CreationTime", "CreationDate", "OfficeWorkload", "Workload", "RecordType"]).is_some()
-    {
-        let d = if object.contains_key("OfficeWorkload") || kind == "OfficeActivity" {
-            Dialect::LogAnalytics
-        } else {
-            Dialect::PurviewUal
-        };
-        return mailbox::normalise(f, d, &origin);
-    }
-    if f.value(&["activityDisplayName", "ActivityDisplayName"]).is_some()
-        || (f.has("OperationName") && f.value(&["TargetResources", "InitiatedBy"]).is_some())
-    {
-        return audit::normalise(f, dialect, &origin);
-    }
-    let has_user = f.value(&["userPrincipalName", "UserPrincipalName", "userId", "UserId"]).is_some();
-    let has_app = f.value(&["appDisplayName", "AppDisplayName", "appId", "AppId"]).is_some();
-    let has_result =
-        f.value(&["createdDateTime", "CreatedDateTime", "TimeGenerated", "ResultType", "status", "Status"]).is_some();
-    if has_user && has_app && has_result {
-        let hint = match kind.as_str() {
-            "AADNonInteractiveUserSignInLogs" => Some(false),
-            "SigninLogs" => Some(true),
-            _ => None,
-        };
-        return signin::normalise(f, dialect, hint, &origin);
+    if let Some(outcome) = by_content(f, dialect, &origin) {
+        return outcome;
     }
     if f.has("Date (UTC)") {
         if f.value(&["Request ID", "Sign-in error code", "Application"]).is_some() {
@@ -154,13 +160,73 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     Outcome::Unrecognised(describe(&object))
 }
 
+/// Tells what a record is from its fields alone, and normalises it; `None` when it is none of
+/// the kinds Sleuth reads.
+fn by_content(f: Fields, dialect: Dialect, origin: &Origin) -> Option<Outcome> {
+    let kind = f.text(&["Type"]).unwrap_or_default();
+    if f.value(&["riskEventType", "RiskEventType"]).is_some() {
+        return Some(risk::detection(f, dialect, origin));
+    }
+    if f.value(&["riskLastUpdatedDateTime", "RiskLastUpdatedDateTime"]).is_some() {
+        return Some(risk::risky_user(f, dialect, origin));
+    }
+    if f.value(&["origin_timestamp_utc", "Received", "date_time_utc"]).is_some()
+        && f.value(&["sender_address", "SenderAddress"]).is_some()
+    {
+        return Some(message_trace::normalise(f, origin));
+    }
+    if f.value(&["Operation", "Operations"]).is_some()
+        && f.value(&["CreationTime", "CreationDate", "OfficeWorkload", "Workload", "RecordType"]).is_some()
+    {
+        let d = match dialect {
+            Dialect::AzureMonitor => dialect,
+            _ if f.has("OfficeWorkload") || kind == "OfficeActivity" => Dialect::LogAnalytics,
+            _ => Dialect::PurviewUal,
+        };
+        return Some(mailbox::normalise(f, d, origin));
+    }
+    if f.value(&["activityDisplayName", "ActivityDisplayName"]).is_some()
+        || (f.has("OperationName") && f.value(&["TargetResources", "InitiatedBy"]).is_some())
+    {
+        return Some(audit::normalise(f, dialect, origin));
+    }
+    if let Some(workload) = workload::event_type(f) {
+        return Some(workload::normalise(f, dialect, workload, origin));
+    }
+    if workload::looks_like(f) {
+        return Some(workload::normalise(f, dialect, workload::SERVICE_PRINCIPAL, origin));
+    }
+    if graph_activity::looks_like(f) {
+        return Some(graph_activity::normalise(f, dialect, origin));
+    }
+    if azure_activity::looks_like(f) {
+        return Some(azure_activity::normalise(f, dialect, origin));
+    }
+    let has_user = f.value(&["userPrincipalName", "UserPrincipalName", "userId", "UserId"]).is_some();
+    let has_app = f.value(&["appDisplayName", "AppDisplayName", "appId", "AppId"]).is_some();
+    let has_result =
+        f.value(&["createdDateTime", "CreatedDateTime", "TimeGenerated", "ResultType", "status", "Status"]).is_some();
+    if has_user && has_app && has_result {
+        let hint = match kind.as_str() {
+            "AADNonInteractiveUserSignInLogs" => Some(false),
+            "SigninLogs" => Some(true),
+            _ => None,
+        };
+        return Some(signin::normalise(f, dialect, hint, origin));
+    }
+    None
+}
+
 /// A short description of an unrecognised record, naming a few of its fields.
 fn describe(object: &Map<String, Value>) -> String {
     let mut keys: Vec<&str> = object.keys().map(String::as_str).take(6).collect();
     if object.len() > keys.len() {
         keys.push("...");
     }
-    format!("not a sign-in, audit, risk, unified audit or message trace record (fields: {})", keys.join(", "))
+    format!(
+        "not a sign-in, audit, risk, unified audit, message trace, Graph activity or Azure activity record (fields: {})",
+        keys.join(", ")
+    )
 }
 
 /// A stable id for records that carry none: 128 bits of FNV-1a over the raw record.

@@ -161,7 +161,7 @@ type Location = (Option<String>, Option<String>, Option<String>, Option<f64>, Op
 
 /// Location from the `location` / `LocationDetails` object, or from the portal's
 /// "City, State, CC" text, or from Log Analytics' country-only `Location` column.
-fn location(f: Fields) -> Location {
+pub(super) fn location(f: Fields) -> Location {
     if let Some(loc) = f.object(&["location", "LocationDetails"]) {
         let geo = loc.object(&["geoCoordinates"]);
         return (

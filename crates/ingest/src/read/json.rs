@@ -1,7 +1,15 @@
-//! JSON in its three shapes: a document (a Graph page `{"value": [...]}`, a diagnostic
-//! `{"records": [...]}`, a bare array or a single object), streamed element by element so that
+//! JSON in its shapes: a document (a Graph page `{"value": [...]}`, a diagnostic
+//! `{"records": [...]}`, a Log Analytics query response `{"tables": [{"columns": [...],
+//! "rows": [[...]]}]}`, a bare array or a single object), streamed element by element so that
 //! memory stays bounded by the record limit whatever the file size; and JSON lines, read line
 //! by line. Either way a bad record costs only itself: reading resynchronises at the next one.
+//!
+//! The query response is the Log Analytics query API's (`POST /v1/workspaces/{id}/query`, and
+//! `az rest` or the SDKs returning it raw): each table lists its columns once and its rows as
+//! arrays of values, dynamic columns as JSON text
+//! (<https://learn.microsoft.com/en-us/rest/api/loganalytics/dataaccess/query/execute>). The
+//! older API spelled it `Tables` / `Columns[].ColumnName` / `Rows`; both are read. Each row
+//! becomes an object of its columns, as a CSV row does.
 
 use std::fmt;
 use std::io::{BufRead, Read};
@@ -184,15 +192,69 @@ pub(crate) fn over_record_limit(limits: &Limits) -> String {
 fn emit_value(value: Value, text: &str, at: Position, sink: &mut dyn FnMut(Item)) {
     let elements = match value {
         Value::Array(items) => items,
-        Value::Object(mut map) => match wrapped(&mut map) {
-            Some(items) => items,
-            None => return sink(Item::Record(text, at)),
-        },
+        Value::Object(mut map) => {
+            if let Some(rows) = table_rows(&map) {
+                for row in rows {
+                    match row {
+                        Ok(row) => sink(Item::Row(row, at)),
+                        Err(why) => sink(Item::Bad(why, at)),
+                    }
+                }
+                return;
+            }
+            match wrapped(&mut map) {
+                Some(items) => items,
+                None => return sink(Item::Record(text, at)),
+            }
+        }
         _ => return sink(Item::Bad("a JSON value that is not an object".into(), at)),
     };
     for element in elements {
         sink(Item::Record(&element.to_string(), at));
     }
+}
+
+/// The rows of a whole query response, each as an object of its table's columns; `None` when
+/// `map` is no query response. Rows that do not fit their columns are reported.
+fn table_rows(map: &Map<String, Value>) -> Option<Vec<Result<Map<String, Value>, String>>> {
+    let tables = TABLES.iter().find_map(|k| map.get(*k))?.as_array()?;
+    let mut rows = Vec::new();
+    for table in tables.iter().filter_map(Value::as_object) {
+        let columns: Vec<String> = COLUMNS
+            .iter()
+            .find_map(|k| table.get(*k))
+            .and_then(Value::as_array)
+            .map(|c| c.iter().filter_map(column_name).collect())
+            .unwrap_or_default();
+        let table_rows = ROWS.iter().find_map(|k| table.get(*k)).and_then(Value::as_array);
+        for row in table_rows.into_iter().flatten() {
+            rows.push(row_object(&columns, row.clone()));
+        }
+    }
+    Some(rows)
+}
+
+/// The spellings of a query response's keys: the current API's and the 2017 draft's.
+const TABLES: [&str; 2] = ["tables", "Tables"];
+const COLUMNS: [&str; 2] = ["columns", "Columns"];
+const ROWS: [&str; 2] = ["rows", "Rows"];
+
+/// A column's name: `{"name": ..., "type": ...}`, or the draft's `{"ColumnName": ...}`.
+fn column_name(column: &Value) -> Option<String> {
+    let column = column.as_object()?;
+    ["name", "ColumnName"].iter().find_map(|k| column.get(*k)).and_then(Value::as_str).map(String::from)
+}
+
+/// One row of a query response as an object of its columns.
+fn row_object(columns: &[String], row: Value) -> Result<Map<String, Value>, String> {
+    let Value::Array(values) = row else { return Err("a table row that is not an array of values".into()) };
+    if columns.is_empty() {
+        return Err("a table row before (or without) the table's columns".into());
+    }
+    if values.len() != columns.len() {
+        return Err(format!("a table row of {} values for {} columns", values.len(), columns.len()));
+    }
+    Ok(columns.iter().cloned().zip(values).collect())
 }
 
 fn wrapped(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
@@ -231,13 +293,16 @@ enum Top {
 /// Nesting deeper than this is refused while splitting (serde_json refuses 128 anyway).
 const MAX_NESTING: usize = 1024;
 
-/// Keys longer than this are not remembered (only `value` and `records` matter).
+/// Keys longer than this are not remembered (only `value`, `records`, `tables`, `columns`
+/// and `rows` matter).
 const MAX_KEY: usize = 64;
 
 /// Finds the records in a JSON document without parsing it: tracks strings, escapes and
 /// nesting over the raw bytes, and hands each record's bytes on whole, to be parsed on its own.
 /// Records are the elements of a top-level array, of a top-level object's `value` or
-/// `records` array, or top-level objects without such an array (one, or a stream of them).
+/// `records` array, the rows of the tables of a query response (`tables[].rows[]`, made
+/// objects with the table's `columns`), or top-level objects without such an array (one, or a
+/// stream of them).
 /// Memory is bounded by the record limit, whatever the file size.
 ///
 /// A record that is broken in a way that hides where it ends (a missing quote or bracket, a
@@ -261,6 +326,12 @@ struct Splitter {
     current_key: Vec<u8>,
     /// The depth at which records sit, while inside the records array.
     records_depth: Option<usize>,
+    /// Inside a query response's `tables` array.
+    tables: bool,
+    /// What the elements at `records_depth` are.
+    section: Section,
+    /// The current table's columns, for its rows.
+    columns: Vec<String>,
     element: Vec<u8>,
     in_element: bool,
     /// The element passed a limit: its end is still tracked, its bytes are not kept.
@@ -274,6 +345,16 @@ struct Splitter {
     lost: Option<Signature>,
     /// The last byte outside strings that is not white space.
     previous: u8,
+}
+
+/// What the elements being read are: records, or a query response's column descriptions or
+/// rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    #[default]
+    Records,
+    Columns,
+    Rows,
 }
 
 /// What the next record's start must look like: its first key, quoted, when known.
@@ -302,6 +383,9 @@ impl Splitter {
             collecting_key: false,
             current_key: Vec::new(),
             records_depth: None,
+            tables: false,
+            section: Section::Records,
+            columns: Vec::new(),
             element: Vec::new(),
             in_element: false,
             skipping: false,
@@ -315,6 +399,20 @@ impl Splitter {
 
     fn depth(&self) -> usize {
         self.stack.len()
+    }
+
+    /// Whether the object being read has its keys tracked: the top-level object, and the
+    /// table objects of a query response.
+    fn keyed(&self) -> bool {
+        match self.depth() {
+            1 => self.top == Top::Object,
+            3 => self.tables && self.stack.last() == Some(&b'{'),
+            _ => false,
+        }
+    }
+
+    fn key_is(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.current_key == n.as_bytes())
     }
 
     /// Feeds one chunk of the file. A broken record makes the splitter scan part of it again,
@@ -336,7 +434,8 @@ impl Splitter {
         let mut i = 0;
         while i < bytes.len() {
             if let Some(signature) = &self.lost {
-                match find_start(bytes, i, self.previous, &signature.0, self.depth() == 0) {
+                let arrays = self.depth() == 0 || self.section == Section::Rows;
+                match find_start(bytes, i, self.previous, &signature.0, arrays) {
                     Some(at) => {
                         self.lost = None;
                         i = at;
@@ -391,7 +490,7 @@ impl Splitter {
                     self.start_element(i, &mut runs);
                     self.in_string = true;
                     self.string_len = 0;
-                    self.collecting_key = self.depth() == 1 && self.top == Top::Object && self.expecting_key;
+                    self.collecting_key = self.keyed() && self.expecting_key;
                     if self.collecting_key {
                         self.key.clear();
                     }
@@ -399,21 +498,33 @@ impl Splitter {
                 b'{' | b'[' => {
                     if self.depth() == 0 {
                         self.begin_document(b, i, &mut runs);
-                    } else if self.depth() == 1
-                        && self.top == Top::Object
-                        && b == b'['
-                        && (self.current_key == b"value" || self.current_key == b"records")
-                    {
-                        self.records_depth = Some(2);
-                        self.whole = None;
-                        self.whole_over = None;
+                    } else if self.depth() == 1 && self.top == Top::Object && b == b'[' {
+                        if self.key_is(&["value", "records"]) {
+                            self.records_depth = Some(2);
+                            self.whole = None;
+                            self.whole_over = None;
+                        } else if self.key_is(&TABLES) {
+                            self.tables = true;
+                            self.whole = None;
+                            self.whole_over = None;
+                        }
+                    } else if self.tables && self.depth() == 2 && b == b'{' {
+                        self.columns.clear();
+                    } else if self.keyed() && self.depth() == 3 && b == b'[' {
+                        if self.key_is(&COLUMNS) {
+                            self.records_depth = Some(4);
+                            self.section = Section::Columns;
+                        } else if self.key_is(&ROWS) {
+                            self.records_depth = Some(4);
+                            self.section = Section::Rows;
+                        }
                     }
                     self.start_element(i, &mut runs);
                     if self.depth() >= MAX_NESTING {
                         return self.broken("nesting too deep", bytes, i, &runs, sink);
                     }
                     self.stack.push(b);
-                    if self.depth() == 1 && self.top == Top::Object {
+                    if self.keyed() {
                         self.expecting_key = true;
                     }
                 }
@@ -431,6 +542,9 @@ impl Splitter {
                         self.end_element(bytes, i + 1, &mut runs, sink);
                     } else if self.records_depth.is_some_and(|d| self.depth() + 1 == d) {
                         self.records_depth = None; // the records array is closed
+                        self.section = Section::Records;
+                    } else if self.tables && self.depth() == 1 {
+                        self.tables = false;
                     }
                     if self.depth() == 0 {
                         self.end_document(bytes, i, &runs, sink);
@@ -440,12 +554,12 @@ impl Splitter {
                     if self.in_element && Some(self.depth()) == self.records_depth {
                         self.end_element(bytes, i, &mut runs, sink);
                     }
-                    if self.depth() == 1 && self.top == Top::Object {
+                    if self.keyed() {
                         self.expecting_key = true;
                     }
                 }
                 b':' => {
-                    if self.depth() == 1 && self.top == Top::Object {
+                    if self.keyed() {
                         self.current_key = std::mem::take(&mut self.key);
                         self.expecting_key = false;
                     }
@@ -544,6 +658,8 @@ impl Splitter {
         if keep == 0 {
             self.top = Top::None;
             self.records_depth = None;
+            self.tables = false;
+            self.section = Section::Records;
         }
         self.in_element = false;
         self.skipping = false;
@@ -594,6 +710,8 @@ impl Splitter {
         }
         self.top = Top::None;
         self.records_depth = None;
+        self.tables = false;
+        self.section = Section::Records;
     }
 
     /// A value starting where records sit: objects are records; scalars are reported as
@@ -626,9 +744,22 @@ impl Splitter {
 
     fn emit(&mut self, sink: &mut dyn FnMut(Item)) {
         self.in_element = false;
+        if self.section == Section::Columns {
+            let column = serde_json::from_slice::<Value>(&self.element).ok();
+            self.columns.push(column.as_ref().and_then(column_name).unwrap_or_default());
+            self.element.clear();
+            return;
+        }
         self.count += 1;
         let at = Position::Record(self.count);
         match std::str::from_utf8(&self.element) {
+            Ok(text) if self.section == Section::Rows => match serde_json::from_str::<Value>(text) {
+                Ok(row) => match row_object(&self.columns, row) {
+                    Ok(object) => sink(Item::Row(object, at)),
+                    Err(why) => sink(Item::Bad(why, at)),
+                },
+                Err(e) => sink(Item::Bad(format!("invalid JSON: {e}"), at)),
+            },
             Ok(text) => sink(Item::Record(text.trim(), at)),
             Err(_) => sink(Item::Bad("invalid UTF-8".into(), at)),
         }
@@ -683,12 +814,13 @@ fn first_key(record: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Where the next record starts in `bytes[from..]`: an `{` (or at the top level `[`) at the
+/// Where the next record starts in `bytes[from..]`: an `{` (or, at the top level and among a
+/// table's rows, `[`) at the
 /// start of a line or after a comma or an opening bracket, followed by `signature` when one
 /// is known (and the chunk holds enough to tell).
-fn find_start(bytes: &[u8], from: usize, mut previous: u8, signature: &[u8], top: bool) -> Option<usize> {
+fn find_start(bytes: &[u8], from: usize, mut previous: u8, signature: &[u8], arrays: bool) -> Option<usize> {
     for (i, &b) in bytes.iter().enumerate().skip(from) {
-        let opens = b == b'{' || top && b == b'[';
+        let opens = b == b'{' || arrays && b == b'[';
         if opens && matches!(previous, b'\n' | b',' | b'[') {
             let after = bytes[i + 1..].trim_ascii_start();
             let fits = after.len() >= signature.len();
@@ -727,7 +859,7 @@ mod tests {
                 Err(e) => bad.push(format!("unparsable {r:?}: {e}")),
             },
             Item::Bad(e, at) => bad.push(format!("{at}: {e}")),
-            Item::Row(..) => unreachable!("JSON gives no rows"),
+            Item::Row(row, _) => ok.push(row["id"].to_string()),
         });
         (ok, bad, result)
     }
@@ -840,5 +972,41 @@ mod tests {
         assert_eq!(ok, ["1", "2"], "{bad:?}");
         assert_eq!(bad.len(), 1);
         assert!(result.is_ok());
+    }
+
+    /// A Log Analytics query response: rows become objects of the table's columns, in both
+    /// spellings of the API, pretty or compact, in chunks that cut through everything.
+    #[test]
+    fn query_responses_yield_their_rows_as_objects() {
+        let current = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"id","type":"string"},{"name":"x","type":"dynamic"}],
+            "rows":[["a","{\"k\":[1]}"],["b",null]]},{"name":"Second","columns":[{"name":"x","type":"long"},{"name":"id","type":"string"}],"rows":[[7,"c"]]}]}"#;
+        let (ok, bad, result) = records(current);
+        assert_eq!(ok, [r#""a""#, r#""b""#, r#""c""#], "{bad:?}");
+        assert!(bad.is_empty() && result.is_ok());
+        let pretty = current.replace(",", ",\n   ").replace("[[", "[\n  [");
+        assert_eq!(records(&pretty).0, [r#""a""#, r#""b""#, r#""c""#]);
+        let draft = r#"{"Tables":[{"TableName":"Table_0","Columns":[{"ColumnName":"id","DataType":"String","ColumnType":"string"}],"Rows":[["d"],["e"]]}]}"#;
+        assert_eq!(records(draft).0, [r#""d""#, r#""e""#]);
+        // The same response on one line of a JSON-lines file.
+        let lines = format!("{}\n{}\n", current.replace('\n', ""), draft);
+        assert_eq!(records(&lines).0, [r#""a""#, r#""b""#, r#""c""#, r#""d""#, r#""e""#]);
+    }
+
+    #[test]
+    fn a_bad_row_costs_only_itself() {
+        let doc = "{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":[{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"n\",\"type\":\"long\"}],\"rows\":[\n\
+            [\"a\",1],\n[\"b\"],\n[\"c\",\"unterminated],\n[\"d\",4]\n]}]}";
+        let (ok, bad, result) = records(doc);
+        assert_eq!(ok, [r#""a""#, r#""d""#], "{bad:?}");
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("record 2") && bad[0].contains("1 values for 2 columns"), "{bad:?}");
+        assert!(bad[1].contains("record 3"), "{bad:?}");
+        assert!(result.is_ok());
+        // Streamed, rows must come after their columns (as the API writes them); a whole
+        // response on one line is read in any order.
+        let rows_first = "{\n\"tables\": [{\"rows\": [[\"a\"]],\n\"columns\": [{\"name\": \"id\"}]}]\n}";
+        let (ok, bad, _) = records(rows_first);
+        assert!(ok.is_empty() && bad[0].contains("before (or without) the table's columns"), "{bad:?}");
+        assert_eq!(records(&rows_first.replace('\n', "")).0, [r#""a""#]);
     }
 }
