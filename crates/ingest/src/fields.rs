@@ -35,6 +35,10 @@ pub(crate) struct Fields<'a> {
     /// Whether any column name carries a portal suffix; most records have none, and then
     /// the suffixed spellings are not tried (they would cost an allocation per miss).
     suffixed: bool,
+    /// Whether names are also matched whatever their case: nested objects, which Graph writes
+    /// in camelCase and the Graph PowerShell SDK's objects, serialised, in PascalCase
+    /// (`Status.ErrorCode`, `Location.CountryOrRegion`). They are small, so the scan is cheap.
+    any_case: bool,
 }
 
 fn has_suffixes(map: &Map<String, Value>) -> bool {
@@ -43,11 +47,24 @@ fn has_suffixes(map: &Map<String, Value>) -> bool {
 
 impl<'a> Fields<'a> {
     pub fn new(primary: &'a Map<String, Value>) -> Self {
-        Fields { primary, fallback: None, suffixed: has_suffixes(primary) }
+        // The Graph PowerShell SDK's objects carry `AdditionalProperties`: their names are
+        // PascalCase where Graph's are camelCase, with initialisms of their own (`IPAddress`).
+        let any_case = primary.contains_key("AdditionalProperties");
+        Fields { primary, fallback: None, suffixed: has_suffixes(primary), any_case }
+    }
+
+    /// A nested object's fields, matched whatever their case.
+    pub fn nested(object: &'a Map<String, Value>) -> Self {
+        Fields { any_case: true, ..Fields::new(object) }
     }
 
     pub fn with_fallback(primary: &'a Map<String, Value>, fallback: &'a Map<String, Value>) -> Self {
-        Fields { primary, fallback: Some(fallback), suffixed: has_suffixes(primary) || has_suffixes(fallback) }
+        Fields {
+            primary,
+            fallback: Some(fallback),
+            suffixed: has_suffixes(primary) || has_suffixes(fallback),
+            any_case: false,
+        }
     }
 
     /// The first present, non-null, non-empty value among `names`.
@@ -56,6 +73,11 @@ impl<'a> Fields<'a> {
         for map in maps {
             for name in names {
                 if let Some(v) = map.get(*name).filter(|v| present(v)) {
+                    return Some(v);
+                }
+            }
+            for name in names.iter().filter(|_| self.any_case) {
+                if let Some((_, v)) = map.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && present(v)) {
                     return Some(v);
                 }
             }
@@ -103,7 +125,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn object(&self, names: &[&str]) -> Option<Fields<'a>> {
-        self.value(names).and_then(Value::as_object).map(Fields::new)
+        self.value(names).and_then(Value::as_object).map(Fields::nested)
     }
 
     pub fn array(&self, names: &[&str]) -> Option<&'a [Value]> {
@@ -174,13 +196,13 @@ pub(crate) fn as_bool(v: &Value) -> Option<bool> {
 
 /// Values of `key` in an array of objects (e.g. `authenticationDetails[].authenticationMethod`).
 pub(crate) fn pluck(items: &[Value], keys: &[&str]) -> Vec<String> {
-    items.iter().filter_map(Value::as_object).filter_map(|o| Fields::new(o).text(keys)).collect()
+    items.iter().filter_map(Value::as_object).filter_map(|o| Fields::nested(o).text(keys)).collect()
 }
 
 /// Looks up `name` in a list of `{Name, Value}` or `{key, value}` pairs, case-insensitively.
 pub(crate) fn pair_value(items: &[Value], name: &str) -> Option<String> {
     items.iter().filter_map(Value::as_object).find_map(|o| {
-        let f = Fields::new(o);
+        let f = Fields::nested(o);
         let key = f.text(&["Name", "name", "key", "Key"])?;
         key.eq_ignore_ascii_case(name).then(|| f.text(&["Value", "value"])).flatten()
     })

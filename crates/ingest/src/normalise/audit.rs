@@ -19,7 +19,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
         Some(t) => t.to_vec(),
         None => portal_targets(f),
     };
-    let target_fields: Vec<Fields> = targets.iter().filter_map(Value::as_object).map(Fields::new).collect();
+    let target_fields: Vec<Fields> = targets.iter().filter_map(Value::as_object).map(Fields::nested).collect();
     let first = target_fields.first();
     let target_upn = target_fields.iter().find_map(|t| t.lower(&["userPrincipalName"]));
 
@@ -28,7 +28,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
     for target in &target_fields {
         let owner = target.text(&["userPrincipalName", "displayName", "id"]);
         for property in target.array(&["modifiedProperties"]).unwrap_or_default() {
-            let Some(p) = property.as_object().map(Fields::new) else { continue };
+            let Some(p) = property.as_object().map(Fields::nested) else { continue };
             let name = p.text(&["displayName"]);
             modified_property_names.extend(name.clone());
             modified.push(json!({

@@ -51,7 +51,7 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         .unwrap_or_default()
         .iter()
         .filter_map(Value::as_object)
-        .map(Fields::new)
+        .map(Fields::nested)
         .filter(|p| p.text(&["result"]).is_some_and(|r| r.eq_ignore_ascii_case("failure")))
         .filter_map(|p| p.text(&["displayName"]))
         .collect();
@@ -162,7 +162,9 @@ type Location = (Option<String>, Option<String>, Option<String>, Option<f64>, Op
 /// Location from the `location` / `LocationDetails` object, or from the portal's
 /// "City, State, CC" text, or from Log Analytics' country-only `Location` column.
 pub(super) fn location(f: Fields) -> Location {
-    if let Some(loc) = f.object(&["location", "LocationDetails"]) {
+    // The Graph PowerShell SDK writes the object as `Location`, where Log Analytics has the
+    // country code.
+    if let Some(loc) = f.object(&["location", "LocationDetails"]).or_else(|| f.object(&["Location"])) {
         let geo = loc.object(&["geoCoordinates"]);
         return (
             loc.text(&["countryOrRegion"]).map(|c| c.to_ascii_uppercase()),
