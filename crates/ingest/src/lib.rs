@@ -9,9 +9,11 @@
 //! itself.
 //!
 //! The dialect and the kind of each record are recognised from content, never from file
-//! names: Microsoft Graph JSON (v1.0 and beta), Azure Monitor diagnostic records, Log
-//! Analytics / Sentinel exports, Entra portal CSV downloads, Purview Unified Audit Log and
-//! Exchange message trace. Every record becomes one of the five normalised [`Record`] kinds
+//! names: Microsoft Graph JSON (v1.0 and beta, and the Graph PowerShell SDK's objects), Azure
+//! Monitor diagnostic records, Log Analytics / Sentinel exports (CSV, JSON, query API
+//! responses), Entra portal CSV downloads, Purview Unified Audit Log (CSV, JSON, through
+//! Graph), Exchange message trace, Microsoft Graph activity and the Azure Activity log (see
+//! docs/dialects.md). Every record becomes one of the normalised [`Record`] kinds
 //! (see [`Table`] for the columns and their documentation), or is counted in the file's
 //! [`FileReport`] as invalid (with its position and the reason) or unrecognised.
 //!

@@ -326,7 +326,7 @@ table! {
         record_type: Text, "Record type, number or name", "RecordType";
         operation: Text, "Operation (New-InboxRule, Set-Mailbox, Send, MailItemsAccessed, UserLoggedIn, Consent to application ...)", "Operation / Operations";
         result_status: Text, "Result status", "ResultStatus";
-        user_principal_name: Text, "Acting user, lower-cased", "UserId / UserIds";
+        user_principal_name: Text, "Acting user, lower-cased (Microsoft 365 alerts: the user the alert is about)", "UserId / UserIds; alerts: Data.f3u / Data.eid";
         client_ip: Text, "Client IP address without port or brackets", "ClientIP / ClientIPAddress / Client_IPAddress / ActorIpAddress";
         user_agent: Text, "Client info or user agent (attacker-controlled text)", "ClientInfoString / UserAgent / ExtendedProperties[UserAgent]";
         logon_type: Text, "Mailbox logon type (Owner, Delegate, Admin)", "LogonType / Logon_Type";

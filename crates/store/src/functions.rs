@@ -155,15 +155,33 @@ fn in_network(ip: IpAddr, (network, bits): (IpAddr, u8)) -> bool {
 
 fn json_field_udf(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let texts = str_pairs(args, |json, path| {
-        let value: serde_json::Value = serde_json::from_str(json?).ok()?;
+        let mut value: serde_json::Value = serde_json::from_str(json?).ok()?;
+        open_wrappers(&mut value);
         json_field(&value, path?)
     })?;
     Ok(ColumnarValue::Array(Arc::new(StringArray::from(texts))))
 }
 
+/// The keys that wrap a record: `properties` (diagnostic settings), `AuditData` (the Purview
+/// CSV export, as JSON text) and `auditData` (Purview records through Graph).
+const WRAPPERS: [&str; 2] = ["properties", "auditdata"];
+
+/// Parses a wrapper written as JSON text (the Purview CSV's `AuditData` column) in place.
+fn open_wrappers(value: &mut serde_json::Value) {
+    let Some(map) = value.as_object_mut() else { return };
+    for (key, inner) in map.iter_mut() {
+        if WRAPPERS.iter().any(|w| key.eq_ignore_ascii_case(w))
+            && let serde_json::Value::String(text) = inner
+            && let Ok(parsed @ serde_json::Value::Object(_)) = serde_json::from_str(text)
+        {
+            *inner = parsed;
+        }
+    }
+}
+
 /// A field of a record as text, found the way the dialects spell it: keys match whatever
 /// their case; a dotted path may also be one key with dots in it; a record wrapped in
-/// `properties` (diagnostic settings) is looked into; lists are searched element by element;
+/// `properties` or `AuditData` (see [`WRAPPERS`]) is looked into; lists are searched element by element;
 /// and a list of name/value pairs (`ExtendedProperties`, `Parameters`, `modifiedProperties`:
 /// `{"Name": "RequestType", "Value": "..."}`) answers for its names. Several matches are
 /// joined by new lines; a text value loses the JSON quotes some logs wrap it in.
@@ -208,10 +226,10 @@ fn find_field<'a>(value: &'a serde_json::Value, path: &[&str], found: &mut Vec<&
                     find_field(inner, &path[take..], found);
                 }
             }
-            if found.len() == before
-                && let Some((_, inner)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case("properties"))
-            {
-                find_field(inner, path, found);
+            if found.len() == before {
+                for (_, inner) in map.iter().filter(|(k, _)| WRAPPERS.iter().any(|w| k.eq_ignore_ascii_case(w))) {
+                    find_field(inner, path, found);
+                }
             }
             // Name/value lists under other keys (`ExtendedProperties`, `targetResources`).
             if found.len() == before {
@@ -446,5 +464,12 @@ mod tests {
             Some("ConsentContext.IsAdminConsent")
         );
         assert_eq!(json_field(&record, "Nope"), None);
+        // A Purview CSV row keeps the record as JSON text in AuditData.
+        let mut row = serde_json::json!({"RecordType": "SecurityComplianceAlerts",
+            "AuditData": "{\"Name\": \"Suspicious inbox forwarding\", \"Parameters\": [{\"Name\": \"Force\", \"Value\": \"True\"}]}"});
+        assert_eq!(json_field(&row, "Name"), None);
+        open_wrappers(&mut row);
+        assert_eq!(json_field(&row, "Name").as_deref(), Some("Suspicious inbox forwarding"));
+        assert_eq!(json_field(&row, "Force").as_deref(), Some("True"));
     }
 }

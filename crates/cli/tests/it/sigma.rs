@@ -55,7 +55,16 @@ const STORIES: &[(&str, &str)] = &[
     ("d3577be1-42c9-44a7-b56e-2e8de97349d3", "BEC: Inbox Rules Creation"),
 ];
 
-const IN_THE_STORE: [&str; 4] = ["azure/signinlogs", "azure/auditlogs", "azure/riskdetection", "m365/audit"];
+const IN_THE_STORE: [&str; 8] = [
+    "azure/signinlogs",
+    "azure/auditlogs",
+    "azure/riskdetection",
+    "azure/activitylogs",
+    "m365/audit",
+    "m365/exchange",
+    "m365/threat_management",
+    "m365/threat_detection",
+];
 
 #[test]
 fn sigmahq_coverage_is_as_documented_and_the_stories_fire() {

@@ -594,11 +594,11 @@ mod tests {
     #[test]
     fn what_cannot_be_compiled_says_why() {
         let mapping = Mapping::parse(MAPPING).unwrap();
-        let activity = rule(
-            "title: t\nlogsource:\n  product: azure\n  service: activitylogs\ndetection:\n  s:\n    operationName: x\n  condition: s\n",
+        let pim = rule(
+            "title: t\nlogsource:\n  product: azure\n  service: pim\ndetection:\n  s:\n    riskEventType: x\n  condition: s\n",
         );
-        let err = compile(&activity, &mapping, &Placeholders::new()).unwrap_err();
-        assert_eq!(err, Unsupported::LogSource("azure/activitylogs".into()));
+        let err = compile(&pim, &mapping, &Placeholders::new()).unwrap_err();
+        assert_eq!(err, Unsupported::LogSource("azure/pim".into()));
         assert_eq!(sql("  s:\n    Nope: x\n  condition: s\n").unwrap_err(), Unsupported::Field("Nope".into()));
         assert_eq!(
             sql("  s:\n    UserAgent|wide: x\n  condition: s\n").unwrap_err(),

@@ -72,7 +72,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         record_type: f.text(&["RecordType", "auditLogRecordType"]),
         operation,
         result_status: f.text(&["ResultStatus"]),
-        user_principal_name: f.lower(&["UserId", "UserIds", "userPrincipalName", "userId"]),
+        user_principal_name: alert_user(f).or_else(|| f.lower(&["UserId", "UserIds", "userPrincipalName", "userId"])),
         client_ip: f
             .text(&["ClientIP", "ClientIPAddress", "ClientIp", "Client_IPAddress", "ActorIpAddress", "clientIp"])
             .and_then(|ip| normalise_ip(&ip)),
@@ -98,6 +98,18 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         source_file: Some(origin.source_file.to_string()),
         raw: Some(origin.raw.to_string()),
     })
+}
+
+/// A Microsoft 365 alert names `SecurityComplianceAlerts` as its user; the user it is about is
+/// in its `Data` (`f3u`, or `eid` when the entity is a user).
+fn alert_user(f: Fields) -> Option<String> {
+    let user = f.text(&["UserId", "userId"])?;
+    if !user.eq_ignore_ascii_case("SecurityComplianceAlerts") {
+        return None;
+    }
+    let data = f.object(&["Data"])?;
+    let entity_is_user = data.text(&["etype"]).is_some_and(|t| t.eq_ignore_ascii_case("User"));
+    data.lower(&["f3u"]).or_else(|| entity_is_user.then(|| data.lower(&["eid"])).flatten())
 }
 
 #[cfg(test)]
