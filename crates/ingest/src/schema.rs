@@ -15,10 +15,11 @@ pub enum Table {
     ServicePrincipalSignIns,
     GraphActivity,
     AzureActivity,
+    PimAlerts,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::SignIns,
         Table::Audits,
         Table::RiskDetections,
@@ -27,6 +28,7 @@ impl Table {
         Table::ServicePrincipalSignIns,
         Table::GraphActivity,
         Table::AzureActivity,
+        Table::PimAlerts,
     ];
 
     /// The SQL name of the table.
@@ -40,6 +42,7 @@ impl Table {
             Table::ServicePrincipalSignIns => "service_principal_signins",
             Table::GraphActivity => "graph_activity",
             Table::AzureActivity => "azure_activity",
+            Table::PimAlerts => "pim_alerts",
         }
     }
 
@@ -69,6 +72,9 @@ impl Table {
             Table::AzureActivity => {
                 "Azure Resource Manager control-plane operations: role assignments, Key Vault, VM run command, diagnostic settings ... (Azure Activity log, AzureActivity)"
             }
+            Table::PimAlerts => {
+                "Privileged Identity Management security alerts for Entra roles and their incidents: roles activated without MFA, too many global admins, roles assigned outside PIM ... (Graph roleManagementAlerts)"
+            }
         }
     }
 
@@ -82,6 +88,7 @@ impl Table {
             Table::ServicePrincipalSignIns => ServicePrincipalSignIn::COLUMNS,
             Table::GraphActivity => GraphActivity::COLUMNS,
             Table::AzureActivity => AzureActivity::COLUMNS,
+            Table::PimAlerts => PimAlert::COLUMNS,
         }
     }
 }
@@ -468,6 +475,31 @@ table! {
     }
 }
 
+table! {
+    /// A PIM security alert, or one of its incidents.
+    PimAlert {
+        record_id: Text, "Alert id, with the incident id after a slash for an incident; the dedupe key", "id (alert) / id (incident)";
+        time: Time, "When the alert last changed (incidents listed alone: the latest date they carry)", "lastModifiedDateTime / lastScannedDateTime; incidents: sequenceEndDateTime / lastActivationDateTime / lastSignInDateTime / assignmentCreatedDateTime";
+        record_kind: Text, "incident, or alert for an alert with no incident listed", "detected from content";
+        incident_type: Text, "The incident's type: noMfaOnRoleActivationAlertIncident, staleSignInAlertIncident, tooManyGlobalAdminsAssignedToTenantAlertIncident, rolesAssignedOutsidePrivilegedIdentityManagementAlertIncident ...", "alertIncidents[].@odata.type without its namespace";
+        alert_id: Text, "Id of the alert", "id";
+        alert_definition_id: Text, "Which alert (DirectoryRole_{tenant}_NoMfaOnRoleActivationAlert ...)", "alertDefinitionId";
+        scope_id: Text, "Scope of the alert (/ for the tenant)", "scopeId";
+        scope_type: Text, "DirectoryRole", "scopeType";
+        is_active: Bool, "Whether the alert is active", "isActive";
+        incident_count: Int, "How many incidents the alert has", "incidentCount";
+        user_principal_name: Text, "The assignee the incident is about, lower-cased", "assigneeUserPrincipalName";
+        assignee_id: Text, "Object id of the assignee", "assigneeId";
+        assignee_display_name: Text, "Display name of the assignee", "assigneeDisplayName";
+        role_display_name: Text, "The directory role", "roleDisplayName";
+        role_template_id: Text, "The directory role's template id", "roleTemplateId";
+        details: Text, "The incident as JSON (its own fields: activation count, last sign-in ...)", "alertIncidents[]";
+        dialect: Text, "Export dialect the row was read from", "detected from content";
+        source_file: Text, "File (and archive member) the row was read from", "ingest";
+        raw: Text, "The original record as JSON", "the source record";
+    }
+}
+
 /// A normalised record of any table.
 #[derive(Debug, Clone, PartialEq)]
 #[expect(clippy::large_enum_variant, reason = "sign-ins are most records; boxing them would cost an allocation each")]
@@ -480,6 +512,7 @@ pub enum Record {
     ServicePrincipalSignIn(ServicePrincipalSignIn),
     GraphActivity(GraphActivity),
     AzureActivity(AzureActivity),
+    PimAlert(PimAlert),
 }
 
 /// Applies `$body` to the record inside any variant.
@@ -494,6 +527,7 @@ macro_rules! each {
             Record::ServicePrincipalSignIn($r) => $body,
             Record::GraphActivity($r) => $body,
             Record::AzureActivity($r) => $body,
+            Record::PimAlert($r) => $body,
         }
     };
 }
@@ -509,6 +543,7 @@ impl Record {
             Record::ServicePrincipalSignIn(_) => Table::ServicePrincipalSignIns,
             Record::GraphActivity(_) => Table::GraphActivity,
             Record::AzureActivity(_) => Table::AzureActivity,
+            Record::PimAlert(_) => Table::PimAlerts,
         }
     }
 

@@ -55,7 +55,8 @@ const STORIES: &[(&str, &str)] = &[
     ("d3577be1-42c9-44a7-b56e-2e8de97349d3", "BEC: Inbox Rules Creation"),
 ];
 
-const IN_THE_STORE: [&str; 8] = [
+const IN_THE_STORE: [&str; 9] = [
+    "azure/pim",
     "azure/signinlogs",
     "azure/auditlogs",
     "azure/riskdetection",

@@ -298,3 +298,52 @@ fn sigmahq_rules_of_the_new_sources_fire_on_them() {
     );
     assert_eq!(users, vec![serde_json::json!({"user_principal_name": "payroll.admin@contoso.example"})]);
 }
+
+/// PIM security alerts from Graph: an alert gives a row per incident (or its own when it has
+/// none); incidents listed alone read as the same incidents; SigmaHQ's azure/pim rules run.
+#[test]
+fn pim_alerts_and_their_incidents() {
+    intel_dir();
+    let t = temp();
+    let (alerts, _) = ingest(t.path(), "alerts", &[source("pim_alerts.graph.json")]);
+    let kinds = query(&alerts, "SELECT record_kind, count(*) AS n FROM pim_alerts GROUP BY 1 ORDER BY 1");
+    assert_eq!(
+        kinds,
+        vec![
+            serde_json::json!({"record_kind": "alert", "n": 1}),
+            serde_json::json!({"record_kind": "incident", "n": 3})
+        ]
+    );
+    let (alone, _) = ingest(t.path(), "alone", &[source("pim_alert_incidents.graph.json")]);
+    let incident = "SELECT incident_type, user_principal_name, assignee_id, role_display_name, role_template_id, details \
+                    FROM pim_alerts WHERE user_principal_name IS NOT NULL";
+    let expanded = query(&alerts, incident);
+    assert_eq!(expanded.len(), 1);
+    assert_eq!(query(&alone, incident), expanded);
+    assert_eq!(expanded[0]["user_principal_name"], "payroll.admin@contoso.example");
+
+    let sigma = shared().join("rules/sigma/rules");
+    let (code, out, err) = run(&[
+        "hunt",
+        "--store",
+        path(&alerts),
+        "--rules",
+        path(&sigma),
+        "--min-severity",
+        "informational",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["failures"], Value::Array(vec![]));
+    let matched = |rule: &str| -> std::collections::BTreeSet<String> {
+        let all = report["incidents"].as_array().unwrap().iter().flat_map(|i| i["alerts"].as_array().unwrap());
+        all.filter(|a| a["rule"] == rule)
+            .flat_map(|a| a["record_ids"].as_array().unwrap().iter().map(|r| r.to_string()))
+            .collect()
+    };
+    // Roles Activation Doesn't Require MFA: both roles; Roles Assigned Outside PIM: the one.
+    assert_eq!(matched("94a66f46-5b64-46ce-80b2-75dcbe627cc0").len(), 2);
+    assert_eq!(matched("b1bc08d1-8224-4758-a0e6-fbcfc98c73bb").len(), 1);
+}

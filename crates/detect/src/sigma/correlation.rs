@@ -55,7 +55,7 @@ pub fn compile(correlation: &CorrelationRule, named: &[Named]) -> Result<String,
             "time".to_string(),
             "record_id".to_string(),
             format!("CAST({} AS VARCHAR) AS user", selection.source.user),
-            format!("CAST({} AS VARCHAR) AS ip", selection.source.ip),
+            format!("CAST({} AS VARCHAR) AS ip", selection.source.ip()),
         ];
         for (i, name) in correlation.group_by.iter().enumerate() {
             columns.push(format!("coalesce(CAST({} AS VARCHAR), '') AS g{i}", field(name)?));
@@ -218,7 +218,9 @@ fn temporal_condition(expr: &ConditionExpr, named: &[Named]) -> Result<String, U
 /// Alerts of a correlation grouped by address only are grouped per address in incidents.
 pub fn group_by(correlation: &CorrelationRule, named: &[Named]) -> GroupBy {
     let by_ip = |name: &String| {
-        named.iter().all(|(_, selection, _, _)| selection.expression(name).is_ok_and(|e| e == selection.source.ip))
+        named.iter().all(|(_, selection, _, _)| {
+            selection.source.ip.as_ref().is_some_and(|ip| selection.expression(name).is_ok_and(|e| e == *ip))
+        })
     };
     let by_user = |name: &String| {
         named.iter().all(|(_, selection, _, _)| selection.expression(name).is_ok_and(|e| e == selection.source.user))

@@ -27,7 +27,7 @@ impl Selection<'_> {
             "SELECT {user} AS user, {ip} AS ip, time AS first_seen, time AS last_seen, make_array(record_id) AS record_ids\n\
              FROM {table}\nWHERE {condition}",
             user = self.source.user,
-            ip = self.source.ip,
+            ip = self.source.ip(),
             table = self.source.table,
             condition = self.condition,
         )
@@ -594,11 +594,11 @@ mod tests {
     #[test]
     fn what_cannot_be_compiled_says_why() {
         let mapping = Mapping::parse(MAPPING).unwrap();
-        let pim = rule(
-            "title: t\nlogsource:\n  product: azure\n  service: pim\ndetection:\n  s:\n    riskEventType: x\n  condition: s\n",
+        let provisioning = rule(
+            "title: t\nlogsource:\n  product: azure\n  service: provisioninglogs\ndetection:\n  s:\n    jobId: x\n  condition: s\n",
         );
-        let err = compile(&pim, &mapping, &Placeholders::new()).unwrap_err();
-        assert_eq!(err, Unsupported::LogSource("azure/pim".into()));
+        let err = compile(&provisioning, &mapping, &Placeholders::new()).unwrap_err();
+        assert_eq!(err, Unsupported::LogSource("azure/provisioninglogs".into()));
         assert_eq!(sql("  s:\n    Nope: x\n  condition: s\n").unwrap_err(), Unsupported::Field("Nope".into()));
         assert_eq!(
             sql("  s:\n    UserAgent|wide: x\n  condition: s\n").unwrap_err(),

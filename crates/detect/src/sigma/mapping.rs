@@ -25,9 +25,11 @@ pub struct Source {
     pub product: String,
     pub service: String,
     pub table: String,
-    /// The columns an alert reports as its user and address.
+    /// The columns an alert reports as its user and address; a source without addresses
+    /// (PIM alerts) names none.
     pub user: String,
-    pub ip: String,
+    #[serde(default)]
+    pub ip: Option<String>,
     /// Lower-cased field name, without a leading `properties.` → column, or `raw:Path` for a
     /// field of the original record that has no column.
     pub fields: BTreeMap<String, String>,
@@ -63,7 +65,8 @@ impl Mapping {
             let table = sleuth_ingest::Table::from_name(&source.table)
                 .ok_or_else(|| format!("{name}: no table {:?}", source.table))?;
             let schema = sleuth_store::schema(table);
-            let columns = source.fields.values().filter(|c| !c.starts_with("raw:")).chain([&source.user, &source.ip]);
+            let columns =
+                source.fields.values().filter(|c| !c.starts_with("raw:")).chain([&source.user]).chain(&source.ip);
             if let Some(bad) = columns.into_iter().find(|c| schema.field_with_name(c).is_err()) {
                 return Err(format!("{name}: table {} has no column {bad:?}", source.table));
             }
@@ -87,6 +90,11 @@ impl Mapping {
 }
 
 impl Source {
+    /// The address an alert reports: the `ip` column, or NULL.
+    pub fn ip(&self) -> &str {
+        self.ip.as_deref().unwrap_or("NULL")
+    }
+
     /// A field of a rule, looked up lower-cased with a leading `properties.` removed.
     pub fn field(&self, name: &str) -> Result<Field<'_>, Unsupported> {
         let key = key(name);

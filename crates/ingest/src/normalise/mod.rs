@@ -6,6 +6,7 @@ mod azure_activity;
 mod graph_activity;
 mod mailbox;
 mod message_trace;
+mod pim;
 mod risk;
 mod signin;
 mod workload;
@@ -122,6 +123,10 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         return mailbox::normalise(Fields::with_fallback(&inner, &object), Dialect::Graph, &origin);
     }
 
+    if pim::looks_like(&object) {
+        return pim::normalise(&object, &origin);
+    }
+
     let f = Fields::new(&object);
     let camel =
         ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
@@ -224,7 +229,7 @@ fn describe(object: &Map<String, Value>) -> String {
         keys.push("...");
     }
     format!(
-        "not a sign-in, audit, risk, unified audit, message trace, Graph activity or Azure activity record (fields: {})",
+        "not a sign-in, audit, risk, unified audit, message trace, Graph activity, Azure activity or PIM alert record (fields: {})",
         keys.join(", ")
     )
 }
