@@ -92,6 +92,12 @@ impl<'a> Fields<'a> {
         None
     }
 
+    /// The same fields, matched whatever their case: for small records whose writers spell
+    /// names their own way (the Az PowerShell module's `OperationName.Value`).
+    pub fn any_case(self) -> Self {
+        Fields { any_case: true, ..self }
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.value(&[name]).is_some()
     }

@@ -115,7 +115,7 @@ fn graph_activity_from_azure_monitor_the_query_api_and_az_cli() {
 }
 
 #[test]
-fn azure_activity_from_az_cli_the_diagnostic_export_and_the_query_api() {
+fn azure_activity_from_az_cli_the_diagnostic_export_the_query_api_and_az_powershell() {
     // The diagnostic export carries no event data id (its rows get a derived one), no
     // localised operation name, and other properties.
     let export_lacks: &[&str] = &["record_id", "operation_display_name", "properties"];
@@ -125,6 +125,7 @@ fn azure_activity_from_az_cli_the_diagnostic_export_and_the_query_api() {
             ("azure_activity.az_cli.json", &["properties"]),
             ("azure_activity.azure_monitor.json", export_lacks),
             ("azure_activity.log_analytics_query.json", &["properties"]),
+            ("azure_activity.az_powershell.json", &["properties"]),
         ],
         3,
     );

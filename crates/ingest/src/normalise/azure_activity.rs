@@ -44,12 +44,16 @@ pub(super) fn looks_like(f: Fields) -> bool {
 }
 
 pub(super) fn normalise(f: Fields, dialect: Dialect, origin: &Origin) -> Outcome {
-    outcome(read(f, dialect, origin).map(Record::AzureActivity))
+    // The Az PowerShell module writes the REST API's names in PascalCase (`EventTimestamp`,
+    // `OperationName.Value`); the records are small, so names are matched whatever their case.
+    outcome(read(f.any_case(), dialect, origin).map(Record::AzureActivity))
 }
 
 fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<AzureActivity, String> {
     let identity = f.object(&["identity", "Identity"]);
     let claims = f.object(&["claims", "Claims", "Claims_d"]).or_else(|| identity.and_then(|i| i.object(&["claims"])));
+    // The Az module nests the claims one level down.
+    let claims = claims.map(|c| c.object(&["Content"]).unwrap_or(c));
     let authorization = f
         .object(&["authorization", "Authorization", "Authorization_d"])
         .or_else(|| identity.and_then(|i| i.object(&["authorization"])));
@@ -137,7 +141,7 @@ fn status(text: &str) -> String {
 /// A field written either as text or as a `{value, localizedValue}` object: its value.
 fn value_text(f: Fields, names: &[&str]) -> Option<String> {
     match f.value(names)? {
-        Value::Object(o) => o.get("value").and_then(as_text),
+        Value::Object(o) => Fields::nested(o).text(&["value"]),
         other => as_text(other),
     }
 }

@@ -120,7 +120,9 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     {
         let mut inner = inner.clone();
         expand_json_strings(&mut inner);
-        return mailbox::normalise(Fields::with_fallback(&inner, &object), Dialect::Graph, &origin);
+        // Graph's spelling of the inner record's names is not documented: they are matched
+        // whatever their case.
+        return mailbox::normalise(Fields::with_fallback(&inner, &object).any_case(), Dialect::Graph, &origin);
     }
 
     if pim::looks_like(&object) {
