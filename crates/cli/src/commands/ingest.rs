@@ -16,7 +16,10 @@ use sleuth_render::text::visible;
 ///
 /// Every file under the given paths is read (folders recursively; gzip, zip, UTF-8 with or
 /// without BOM and UTF-16 are handled). What each record is and which dialect it is written
-/// in is recognised from its content. Records already in the store (same record id) are
+/// in is recognised from its content: Microsoft Graph pages (and the Graph PowerShell SDK's
+/// objects), Azure Monitor diagnostic exports, Log Analytics CSV, JSON and query API
+/// responses, Entra portal CSV, Purview audit CSV, JSON and Graph records, message trace, the
+/// Azure Activity log; docs/dialects.md lists them all. Records already in the store (same record id) are
 /// skipped, so the same or overlapping exports can be ingested again safely. The ingest is
 /// atomic: if it is interrupted, the store keeps its previous state.
 ///
