@@ -250,24 +250,16 @@ fn extractor_suite_output_of_windows_powershell_5_1_reads_as_graph() {
     assert_eq!(r["mfa_satisfied_by_token"], true);
 }
 
-/// SigmaHQ's rules for the new sources run on them: a role assignment and a VM run command in
-/// the Azure Activity log, Microsoft 365 alerts in the unified audit log.
-#[test]
-fn sigmahq_rules_of_the_new_sources_fire_on_them() {
+/// Hunts `store` with SigmaHQ's active rules (every severity; every compiled rule must run) and
+/// returns what each rule, by id or title, matched: the record ids (an alert may sit in more
+/// than one incident).
+fn sigmahq_matches(store: &Path) -> impl Fn(&str) -> std::collections::BTreeSet<String> {
     intel_dir();
-    let t = temp();
-    let files = [
-        source("azure_activity.azure_monitor.json"),
-        source("azure_activity.az_cli.json"),
-        source("m365_alerts.purview.csv"),
-        source("workload_signins.graph.json"),
-    ];
-    let (store, _) = ingest(t.path(), "s", &files);
     let sigma = shared().join("rules/sigma/rules");
     let (code, out, err) = run(&[
         "hunt",
         "--store",
-        path(&store),
+        path(store),
         "--rules",
         path(&sigma),
         "--min-severity",
@@ -278,20 +270,38 @@ fn sigmahq_rules_of_the_new_sources_fire_on_them() {
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["failures"], Value::Array(vec![]), "every compiled rule runs");
-    let alerts: Vec<&Value> =
-        report["incidents"].as_array().unwrap().iter().flat_map(|i| i["alerts"].as_array().unwrap()).collect();
-    // The records each rule matched (an alert may sit in more than one incident).
-    let matched = |rule: &str| -> std::collections::BTreeSet<String> {
+    let alerts: Vec<Value> = report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["alerts"].as_array().unwrap().iter().cloned())
+        .collect();
+    move |rule: &str| {
         let of_rule = alerts.iter().filter(|a| a["rule"] == rule || a["title"] == rule);
         of_rule.flat_map(|a| a["record_ids"].as_array().unwrap().iter().map(|r| r.to_string())).collect()
-    };
+    }
+}
+
+/// SigmaHQ's rules for the new sources run on them: a role assignment in the Azure Activity
+/// log, Microsoft 365 alerts in the unified audit log.
+#[test]
+fn sigmahq_rules_of_the_new_sources_fire_on_them() {
+    let t = temp();
+    let files = [
+        source("azure_activity.azure_monitor.json"),
+        source("azure_activity.az_cli.json"),
+        source("m365_alerts.purview.csv"),
+        source("workload_signins.graph.json"),
+    ];
+    let (store, _) = ingest(t.path(), "s", &files);
+    let matched = sigmahq_matches(&store);
     // Granting Of Permissions To An Account (keywords: the role assignment operation): the
     // diagnostic export carries no event id, so its copy of the event is a row of its own
     // beside the az CLI's; the rule finds both.
-    assert_eq!(matched("a622fcd2-4b5a-436a-b8a2-a4171161833c").len(), 2, "{alerts:?}");
+    assert_eq!(matched("a622fcd2-4b5a-436a-b8a2-a4171161833c").len(), 2);
     // Suspicious Inbox Forwarding and the PST export alert, one alert record each.
-    assert_eq!(matched("6c220477-0b5b-4b25-bb90-66183b4089e8").len(), 1, "{alerts:?}");
-    assert_eq!(matched("PST Export Alert Using New-ComplianceSearchAction").len(), 1, "{alerts:?}");
+    assert_eq!(matched("6c220477-0b5b-4b25-bb90-66183b4089e8").len(), 1);
+    assert_eq!(matched("PST Export Alert Using New-ComplianceSearchAction").len(), 1);
     // The alert is about the user its data names, not the `SecurityComplianceAlerts` account.
     let users = query(
         &store,
@@ -304,7 +314,6 @@ fn sigmahq_rules_of_the_new_sources_fire_on_them() {
 /// none); incidents listed alone read as the same incidents; SigmaHQ's azure/pim rules run.
 #[test]
 fn pim_alerts_and_their_incidents() {
-    intel_dir();
     let t = temp();
     let (alerts, _) = ingest(t.path(), "alerts", &[source("pim_alerts.graph.json")]);
     let kinds = query(&alerts, "SELECT record_kind, count(*) AS n FROM pim_alerts GROUP BY 1 ORDER BY 1");
@@ -323,27 +332,7 @@ fn pim_alerts_and_their_incidents() {
     assert_eq!(query(&alone, incident), expanded);
     assert_eq!(expanded[0]["user_principal_name"], "payroll.admin@contoso.example");
 
-    let sigma = shared().join("rules/sigma/rules");
-    let (code, out, err) = run(&[
-        "hunt",
-        "--store",
-        path(&alerts),
-        "--rules",
-        path(&sigma),
-        "--min-severity",
-        "informational",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["failures"], Value::Array(vec![]));
-    let matched = |rule: &str| -> std::collections::BTreeSet<String> {
-        let all = report["incidents"].as_array().unwrap().iter().flat_map(|i| i["alerts"].as_array().unwrap());
-        all.filter(|a| a["rule"] == rule)
-            .flat_map(|a| a["record_ids"].as_array().unwrap().iter().map(|r| r.to_string()))
-            .collect()
-    };
+    let matched = sigmahq_matches(&alerts);
     // Roles Activation Doesn't Require MFA: both roles; Roles Assigned Outside PIM: the one.
     assert_eq!(matched("94a66f46-5b64-46ce-80b2-75dcbe627cc0").len(), 2);
     assert_eq!(matched("b1bc08d1-8224-4758-a0e6-fbcfc98c73bb").len(), 1);
