@@ -43,10 +43,12 @@ const BUILTIN: &[(&str, &str)] = &[
     ("risky-countries.toml", include_str!("../rules/risky-countries.toml")),
     ("rogue-authenticator.toml", include_str!("../rules/rogue-authenticator.toml")),
     ("smart-lockout-surge.toml", include_str!("../rules/smart-lockout-surge.toml")),
+    ("sensitive-change.toml", include_str!("../rules/sensitive-change.toml")),
     ("sspr-abuse.toml", include_str!("../rules/sspr-abuse.toml")),
     ("takeover-chain.toml", include_str!("../rules/takeover-chain.toml")),
     ("token-replay.toml", include_str!("../rules/token-replay.toml")),
     ("username-enumeration.toml", include_str!("../rules/username-enumeration.toml")),
+    ("workload-identity-anomaly.toml", include_str!("../rules/workload-identity-anomaly.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

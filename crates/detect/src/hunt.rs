@@ -21,7 +21,7 @@ use crate::rule::{GroupBy, PreparedTable, Rule, RuleSql, Severity, explain};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Columns of a rule's result that are not facts.
-const RESERVED: [&str; 7] = ["user", "ip", "first_seen", "last_seen", "record_ids", "score", "severity"];
+const RESERVED: [&str; 8] = ["user", "ip", "first_seen", "last_seen", "record_ids", "score", "severity", "mitre"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
@@ -267,6 +267,14 @@ fn alert(
         None => rule.severity,
     };
     let score = row.get("score").and_then(Value::as_f64).unwrap_or(severity.base_score()).clamp(0.0, 100.0);
+    // A rule that finds several kinds of thing names each hit's techniques.
+    let mitre = match row.get("mitre") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(list)) => {
+            list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect()
+        }
+        _ => rule.mitre.clone(),
+    };
     row.insert("first_seen".to_string(), Value::String(stamp(first_seen)));
     row.insert("last_seen".to_string(), Value::String(stamp(last_seen)));
     let explanation = explain(&rule.explain, &row);
@@ -285,7 +293,7 @@ fn alert(
         title: rule.title.clone(),
         severity,
         score: (score * 10.0).round() / 10.0,
-        mitre: rule.mitre.clone(),
+        mitre,
         user,
         ip,
         first_seen,

@@ -12,6 +12,7 @@
 //! | `record_ids` | list of text | the records behind the alert |
 //! | `score` | float, optional | 0–100; defaults to the severity's score |
 //! | `severity` | text, optional | raises or lowers the rule's severity for this hit |
+//! | `mitre` | list of text, or text with commas, optional | this hit's techniques, for a rule that finds several kinds of thing |
 //!
 //! Parameters appear in the query as `{{name}}` and are replaced by SQL literals.
 //!

@@ -1,5 +1,6 @@
 //! Every rule on its true-positive story and on its benign look-alike, each cut from the demo
-//! tenant into a folder of real-format exports (tests/fixtures/stories, made by cut.py): the
+//! tenant into a folder of real-format exports (tests/fixtures/stories, made by cut.py; the
+//! stories of changes the demo does not make are written by tests/fixtures/sources/make.py): the
 //! attack raises the rule at medium or above for the story's user, the look-alike raises
 //! nothing above low, and both outputs are pinned as snapshots (tests/snapshots/rules).
 
@@ -29,11 +30,13 @@ const CASES: &[(&str, &str, &str)] = &[
     ("password-spray", "password-spray", "benign-corporate-proxy"),
     ("risky-countries", "sspr-takeover-blocked", "benign-traveller"),
     ("rogue-authenticator", "token-theft-bec", "benign-new-authenticator"),
+    ("sensitive-change", "privileged-takeover", "benign-admin-work"),
     ("smart-lockout-surge", "password-spray", "benign-typos"),
     ("sspr-abuse", "sspr-takeover-blocked", "benign-sspr"),
     ("takeover-chain", "token-theft-bec", "benign-new-authenticator"),
     ("token-replay", "token-theft-bec", "benign-traveller"),
     ("username-enumeration", "password-spray", "benign-typos"),
+    ("workload-identity-anomaly", "workload-credential-takeover", "benign-secret-rotation"),
 ];
 
 fn story_dir(id: &str) -> PathBuf {
@@ -120,4 +123,60 @@ fn each_rule_finds_its_attack_and_spares_its_look_alike() {
             insta::assert_snapshot!(*rule, serde_json::to_string_pretty(&snapshot).unwrap());
         });
     }
+}
+
+/// sensitive-change reads each change in its actor's context: routine from the usual network
+/// (low), no history to compare with (low, said), a network the actor never used or an
+/// application adding a credential (medium), after a sign-in from a Tor exit (high; critical
+/// for a privileged role), and a routine update is no sensitive change at all.
+#[test]
+fn sensitive_changes_take_their_severity_from_the_actor_context() {
+    intel_dir();
+    let t = temp();
+    let store = t.path().join("store");
+    let sources = fixture("sources");
+    let files = [
+        sources.join("sensitive_changes.signins.graph.json"),
+        sources.join("sensitive_changes.audits.graph.json"),
+        sources.join("azure_activity.az_cli.json"),
+    ];
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(|f| path(f)));
+    args.extend(["--store", path(&store), "--quiet"]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) =
+        run(&["hunt", "--store", path(&store), "--format", "json", "--min-severity", "informational"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let mut by_record = BTreeMap::new();
+    for alert in alerts_of(&report, "sensitive-change") {
+        for id in alert["record_ids"].as_array().unwrap() {
+            by_record.insert(id.as_str().unwrap().to_string(), alert.clone());
+        }
+    }
+    let expected = [
+        ("Directory_c0000001", "low", "from an address the actor signed in from before"),
+        ("Directory_c0000002", "low", "no history"),
+        ("Directory_c0000003", "medium", "never signed in from"),
+        ("Directory_c0000004", "high", "MFA weakened"),
+        ("Directory_c0000005", "high", "credential added to an application"),
+        ("Directory_c0000006", "critical", "privileged role granted"),
+        ("Directory_c0000007", "medium", "initiated by an application"),
+        // The Azure role assignment; the VM command and the failed Key Vault change beside it
+        // are no sensitive change.
+        ("1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90", "high", "Azure role assigned"),
+    ];
+    for (record, severity, says) in expected {
+        let alert = by_record.get(record).unwrap_or_else(|| panic!("{record} raised nothing: {by_record:#?}"));
+        assert_eq!(alert["severity"], severity, "{record}: {alert:#}");
+        assert!(alert["explanation"].as_str().unwrap().contains(says), "{record}: {alert:#}");
+    }
+    assert_eq!(
+        by_record.len(),
+        expected.len(),
+        "a routine update, a VM command and a failed change raise nothing: {by_record:#?}"
+    );
+    assert_eq!(by_record["Directory_c0000006"]["mitre"], json!(["T1098.003"]));
+    assert_eq!(by_record["Directory_c0000003"]["mitre"], json!(["T1556.009"]));
 }
