@@ -105,32 +105,12 @@ impl Output {
                 Box::new(Diagnostic::new(&risk, "UserRiskEvents")),
                 Box::new(Diagnostic::new(&risk, "RiskyUsers")),
             ),
-            Format::LogAnalytics => (
-                Box::new(LaCsv::create(&signins.join("SigninLogs.csv"), SIGNIN_COLUMNS, "SigninLogs")?),
-                Box::new(LaCsv::create(
-                    &signins.join("AADNonInteractiveUserSignInLogs.csv"),
-                    SIGNIN_COLUMNS,
-                    "AADNonInteractiveUserSignInLogs",
-                )?),
-                Box::new(LaCsv::create(&audits.join("AuditLogs.csv"), AUDIT_COLUMNS, "AuditLogs")?),
-                Box::new(LaCsv::create(&risk.join("AADUserRiskEvents.csv"), RISK_COLUMNS, "AADUserRiskEvents")?),
-                Box::new(LaCsv::create(&risk.join("AADRiskyUsers.csv"), RISKY_USER_COLUMNS, "AADRiskyUsers")?),
-            ),
-            Format::LogAnalyticsQuery => (
-                Box::new(LaQuery::create(&signins.join("SigninLogs-query.json"), SIGNIN_COLUMNS, "SigninLogs")?),
-                Box::new(LaQuery::create(
-                    &signins.join("AADNonInteractiveUserSignInLogs-query.json"),
-                    SIGNIN_COLUMNS,
-                    "AADNonInteractiveUserSignInLogs",
-                )?),
-                Box::new(LaQuery::create(&audits.join("AuditLogs-query.json"), AUDIT_COLUMNS, "AuditLogs")?),
-                Box::new(LaQuery::create(
-                    &risk.join("AADUserRiskEvents-query.json"),
-                    RISK_COLUMNS,
-                    "AADUserRiskEvents",
-                )?),
-                Box::new(LaQuery::create(&risk.join("AADRiskyUsers-query.json"), RISKY_USER_COLUMNS, "AADRiskyUsers")?),
-            ),
+            Format::LogAnalytics => log_analytics(&signins, &audits, &risk, |dir, table, columns| {
+                Ok(Box::new(LaCsv::create(&dir.join(format!("{table}.csv")), columns, table)?))
+            })?,
+            Format::LogAnalyticsQuery => log_analytics(&signins, &audits, &risk, |dir, table, columns| {
+                Ok(Box::new(LaQuery::create(&dir.join(format!("{table}-query.json")), columns, table)?))
+            })?,
         };
         let reexport: Option<(DateTime<Utc>, Box<dyn Writer>)> = (format == Format::Mixed).then(|| {
             let w: Box<dyn Writer> =
@@ -278,6 +258,22 @@ impl Output {
         self.trace.flush()?;
         Ok(self.counts)
     }
+}
+
+/// The five Entra logs as Log Analytics tables, each written by `create(folder, table, columns)`.
+fn log_analytics(
+    signins: &Path,
+    audits: &Path,
+    risk: &Path,
+    create: impl Fn(&Path, &'static str, Columns) -> io::Result<Box<dyn Writer>>,
+) -> io::Result<EntraWriters> {
+    Ok((
+        create(signins, "SigninLogs", SIGNIN_COLUMNS)?,
+        create(signins, "AADNonInteractiveUserSignInLogs", SIGNIN_COLUMNS)?,
+        create(audits, "AuditLogs", AUDIT_COLUMNS)?,
+        create(risk, "AADUserRiskEvents", RISK_COLUMNS)?,
+        create(risk, "AADRiskyUsers", RISKY_USER_COLUMNS)?,
+    ))
 }
 
 /// `2024-09-26T19:27:01.6755005Z`: the seven fractional digits Exchange and Purview write.
