@@ -187,8 +187,25 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Ve
             alerts.push(alert(rule, row, first[i], last[i])?);
         }
     }
-    alerts.sort_by(|a, b| (a.first_seen, &a.user, &a.ip, &a.id).cmp(&(b.first_seen, &b.user, &b.ip, &b.id)));
+    distinct_ids(&mut alerts);
+    alerts.sort_by(|a, b| {
+        (a.first_seen, &a.user, &a.ip, &a.id, &a.record_ids).cmp(&(b.first_seen, &b.user, &b.ip, &b.id, &b.record_ids))
+    });
     Ok(alerts)
+}
+
+/// An alert's id comes from its rule, user, address and times; two hits that share all of
+/// them but not their records (one event exported twice without an event id, two changes in
+/// the same second) get ids that also name their records, so that every id names one alert.
+/// Alerts whose id was already unique keep it.
+fn distinct_ids(alerts: &mut [Alert]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for alert in alerts.iter() {
+        *seen.entry(alert.id.clone()).or_default() += 1;
+    }
+    for alert in alerts.iter_mut().filter(|a| seen[&a.id] > 1) {
+        alert.id = short_hash(&format!("{}|{}", alert.id, alert.record_ids.join(",")));
+    }
 }
 
 /// Prepares the rule's tables (in memory, each once; the caller drops them), then runs its

@@ -276,6 +276,12 @@ fn sigmahq_matches(store: &Path) -> impl Fn(&str) -> std::collections::BTreeSet<
         .iter()
         .flat_map(|i| i["alerts"].as_array().unwrap().iter().cloned())
         .collect();
+    // Every alert id names one alert (the same alert may sit in several incidents).
+    let mut ids = std::collections::BTreeMap::new();
+    for a in &alerts {
+        let records = ids.entry(a["id"].to_string()).or_insert_with(|| a["record_ids"].clone());
+        assert_eq!(*records, a["record_ids"], "alert id {} names two alerts", a["id"]);
+    }
     move |rule: &str| {
         let of_rule = alerts.iter().filter(|a| a["rule"] == rule || a["title"] == rule);
         of_rule.flat_map(|a| a["record_ids"].as_array().unwrap().iter().map(|r| r.to_string())).collect()
