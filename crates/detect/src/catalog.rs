@@ -31,6 +31,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),
     ("country-hopping.toml", include_str!("../rules/country-hopping.toml")),
     ("credential-stuffing.toml", include_str!("../rules/credential-stuffing.toml")),
+    ("device-code-phishing.toml", include_str!("../rules/device-code-phishing.toml")),
     ("graph-token-many-networks.toml", include_str!("../rules/graph-token-many-networks.toml")),
     ("identity-protection-risk.toml", include_str!("../rules/identity-protection-risk.toml")),
     ("illicit-consent.toml", include_str!("../rules/illicit-consent.toml")),

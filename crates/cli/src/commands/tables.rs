@@ -39,10 +39,15 @@ pub fn run(args: TablesArgs) -> anyhow::Result<ExitCode> {
                 min.and_then(DateTime::<Utc>::from_timestamp_micros),
                 max.and_then(DateTime::<Utc>::from_timestamp_micros),
             ) {
-                (Some(a), Some(b)) => format!("{} .. {}", a.format("%Y-%m-%d %H:%M:%S"), b.format("%Y-%m-%d %H:%M:%S")),
+                (Some(a), Some(b)) => {
+                    format!("{} .. {} UTC", a.format("%Y-%m-%d %H:%M:%S"), b.format("%Y-%m-%d %H:%M:%S"))
+                }
                 _ => "no timestamps".into(),
             };
-            writeln!(out, "  {rows} rows in {} files; {range} UTC", files.len())?;
+            match rows {
+                0 => writeln!(out, "  empty: none of the exports ingested hold this log")?,
+                _ => writeln!(out, "  {rows} rows in {} files; {range}", files.len())?,
+            }
         }
         for c in table.columns() {
             let kind = match c.kind {

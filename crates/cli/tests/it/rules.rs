@@ -19,6 +19,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("ca-block-burst", "sspr-takeover-blocked", "benign-mfa-denial"),
     ("country-hopping", "impossible-travel", "benign-corporate-proxy"),
     ("credential-stuffing", "credential-stuffing", "benign-typos"),
+    ("device-code-phishing", "device-code-phishing", "benign-device-code-office"),
     ("graph-token-many-networks", "graph-token-replay", "benign-phone-roaming"),
     ("identity-protection-risk", "password-spray", "benign-traveller"),
     ("illicit-consent", "tor-mfa-fatigue-consent", "benign-new-authenticator"),
