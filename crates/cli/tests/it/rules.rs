@@ -165,6 +165,8 @@ fn sensitive_changes_take_their_severity_from_the_actor_context() {
         ("Directory_c0000005", "high", "credential added to an application"),
         ("Directory_c0000006", "critical", "privileged role granted"),
         ("Directory_c0000007", "medium", "initiated by an application"),
+        // Through the company VPN that egresses from a cloud: hosting, but the actor's own.
+        ("Directory_c0000012", "low", "from an address the actor signed in from before"),
         // The Azure role assignment; the VM command and the failed Key Vault change beside it
         // are no sensitive change.
         ("1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90", "high", "Azure role assigned"),
