@@ -37,6 +37,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("illicit-consent.toml", include_str!("../rules/illicit-consent.toml")),
     ("impossible-travel.toml", include_str!("../rules/impossible-travel.toml")),
     ("legacy-protocol-success.toml", include_str!("../rules/legacy-protocol-success.toml")),
+    ("low-and-slow-spray.toml", include_str!("../rules/low-and-slow-spray.toml")),
     ("mail-from-flagged-address.toml", include_str!("../rules/mail-from-flagged-address.toml")),
     ("mailbox-rules.toml", include_str!("../rules/mailbox-rules.toml")),
     ("mfa-fatigue.toml", include_str!("../rules/mfa-fatigue.toml")),

@@ -25,6 +25,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("illicit-consent", "tor-mfa-fatigue-consent", "benign-new-authenticator"),
     ("impossible-travel", "impossible-travel", "benign-traveller"),
     ("legacy-protocol-success", "credential-stuffing", "benign-service-account"),
+    ("low-and-slow-spray", "low-and-slow-spray", "benign-printer-retries"),
     ("mail-from-flagged-address", "token-theft-bec", "benign-inbox-rule"),
     ("mailbox-rules", "token-theft-bec", "benign-inbox-rule"),
     ("mfa-fatigue", "tor-mfa-fatigue-consent", "benign-mfa-denial"),
