@@ -55,7 +55,7 @@ impl<'a> Fields<'a> {
 
     /// A nested object's fields, matched whatever their case.
     pub fn nested(object: &'a Map<String, Value>) -> Self {
-        Fields { any_case: true, ..Fields::new(object) }
+        Fields::new(object).any_case()
     }
 
     pub fn with_fallback(primary: &'a Map<String, Value>, fallback: &'a Map<String, Value>) -> Self {
@@ -99,7 +99,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.value(&[name]).is_some()
+        self.has_any(&[name])
     }
 
     pub fn has_any(&self, names: &[&str]) -> bool {

@@ -75,6 +75,7 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         let mut properties = properties.clone();
         expand_json_strings(&mut properties);
         let f = Fields::with_fallback(&properties, &object);
+        let envelope = Fields::with_fallback(&object, &properties);
         let d = Dialect::AzureMonitor;
         return match category.to_ascii_lowercase().as_str() {
             "signinlogs" => signin::normalise(f, d, Some(true), &origin),
@@ -85,11 +86,9 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
             "userriskevents" | "riskdetections" => risk::detection(f, d, &origin),
             "riskyusers" => risk::risky_user(f, d, &origin),
             "microsoftgraphactivitylogs" => graph_activity::normalise(f, d, &origin),
-            activity
-                if azure_activity::CATEGORIES.contains(&activity)
-                    && azure_activity::looks_like(Fields::with_fallback(&object, &properties)) =>
-            {
-                azure_activity::normalise(Fields::with_fallback(&object, &properties), d, &origin)
+            // The Activity log's export keeps its fields in the envelope, `properties` aside.
+            activity if azure_activity::CATEGORIES.contains(&activity) && azure_activity::looks_like(envelope) => {
+                azure_activity::normalise(envelope, d, &origin)
             }
             // Pipelines rewrite `category` (to the audit category, the risk event type ...):
             // what the record is, is told by its content.
@@ -130,12 +129,17 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     }
 
     let f = Fields::new(&object);
-    let camel =
-        ["createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "userPrincipalName"]
-            .iter()
-            .any(|k| object.contains_key(*k))
-            || object.contains_key("eventTimestamp")
-            || object.contains_key("requestUri");
+    let camel = [
+        "createdDateTime",
+        "activityDateTime",
+        "detectedDateTime",
+        "riskLastUpdatedDateTime",
+        "userPrincipalName",
+        "eventTimestamp",
+        "requestUri",
+    ]
+    .iter()
+    .any(|k| object.contains_key(*k));
     let dialect = if camel { Dialect::Graph } else { Dialect::LogAnalytics };
 
     // A Log Analytics export names its table in `Type`.

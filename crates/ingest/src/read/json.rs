@@ -193,7 +193,7 @@ fn emit_value(value: Value, text: &str, at: Position, sink: &mut dyn FnMut(Item)
     let elements = match value {
         Value::Array(items) => items,
         Value::Object(mut map) => {
-            if let Some(rows) = table_rows(&map) {
+            if let Some(rows) = table_rows(&mut map) {
                 for row in rows {
                     match row {
                         Ok(row) => sink(Item::Row(row, at)),
@@ -214,21 +214,24 @@ fn emit_value(value: Value, text: &str, at: Position, sink: &mut dyn FnMut(Item)
     }
 }
 
-/// The rows of a whole query response, each as an object of its table's columns; `None` when
-/// `map` is no query response. Rows that do not fit their columns are reported.
-fn table_rows(map: &Map<String, Value>) -> Option<Vec<Result<Map<String, Value>, String>>> {
-    let tables = TABLES.iter().find_map(|k| map.get(*k))?.as_array()?;
+/// The rows of a whole query response, taken out of `map`, each as an object of its table's
+/// columns; `None` when `map` is no query response. Rows that do not fit their columns are
+/// reported.
+fn table_rows(map: &mut Map<String, Value>) -> Option<Vec<Result<Map<String, Value>, String>>> {
+    let key = TABLES.iter().find(|k| map.get(**k).is_some_and(Value::is_array))?;
+    let Some(Value::Array(tables)) = map.remove(*key) else { return None };
     let mut rows = Vec::new();
-    for table in tables.iter().filter_map(Value::as_object) {
+    for table in tables {
+        let Value::Object(mut table) = table else { continue };
         let columns: Vec<String> = COLUMNS
             .iter()
             .find_map(|k| table.get(*k))
             .and_then(Value::as_array)
             .map(|c| c.iter().filter_map(column_name).collect())
             .unwrap_or_default();
-        let table_rows = ROWS.iter().find_map(|k| table.get(*k)).and_then(Value::as_array);
-        for row in table_rows.into_iter().flatten() {
-            rows.push(row_object(&columns, row.clone()));
+        let table_rows = ROWS.iter().find_map(|k| table.remove(*k));
+        if let Some(Value::Array(table_rows)) = table_rows {
+            rows.extend(table_rows.into_iter().map(|row| row_object(&columns, row)));
         }
     }
     Some(rows)
