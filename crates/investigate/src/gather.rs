@@ -7,7 +7,8 @@
 //! | `subject_audits` | directory audit events about or by the account, same span |
 //! | `subject_mailbox` | unified audit log records by the account or on its mailbox |
 //! | `subject_mail` | message trace rows the account sent |
-//! | `subject_risk` | Identity Protection detections for the account |
+//! | `subject_risk` | Identity Protection detections and risk states for the account |
+//! | `subject_graph` | Microsoft Graph requests made with the account's tokens, with the sign-in that issued each token |
 //! | `context_notes` | the analyst's triage notes about the account |
 //! | `subject` | one row: the account, the window, and how much baseline there is |
 //!
@@ -18,9 +19,13 @@
 //! country, device and agent were `known_*` from the baseline's successes (a compliant,
 //! registered device is known: it is the organisation's), whether it is the
 //! organisation's `org_egress` (five or more accounts succeed from it; no Tor, VPN or hosting), the analyst
-//! context's `explained_by`, and `foreign`: not in the baseline by address, network or device
-//! and not explained by the context (an actor other than the account's owner, until shown
-//! otherwise). After the window only the same actor is followed: an unfamiliar sign-in there
+//! context's `explained_by` (void, with `context_refuted` saying why, when a travel notice
+//! would explain a success that no traveller could connect to the success before or after
+//! it), `owner_roaming` (a mobile-carrier address in the account's own countries, with an agent
+//! it used before and MFA done in the sign-in, not by a token's claim: the owner's phone
+//! changing carrier address), and `foreign`: not in the baseline by address, network or device,
+//! not the owner roaming and not explained by the context (an actor other than the account's
+//! owner, until shown otherwise). After the window only the same actor is followed: an unfamiliar sign-in there
 //! is foreign when its address, network or (unfamiliar) agent was the window's actor's, so an
 //! unrelated attack days later does not blur the question asked about this one. Audit, mailbox and mail rows carry `foreign` and `known_ip` for their address.
 
@@ -37,7 +42,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::InvestigateError;
 use crate::context::{Context, Explainer};
-use crate::sql::{count, first_time_and_number, literal, ts};
+use crate::sql::{count, first_time_and_number, literal, texts, ts};
 use crate::subject::{Focus, Subject};
 use crate::time::{shift, stamp};
 
@@ -152,6 +157,13 @@ async fn read_account(ctx: &SessionContext, user: &str) -> Result<(), Investigat
     for (table, sql) in &reads {
         materialise(ctx, table, sql).await?;
     }
+    // Graph activity names the account by object id only: the ids its sign-ins carry.
+    let ids =
+        texts(ctx, "SELECT DISTINCT user_id FROM user_signins WHERE coalesce(user_id, '') <> '' ORDER BY 1").await?;
+    let ids =
+        if ids.is_empty() { "NULL".to_owned() } else { ids.iter().map(|i| literal(i)).collect::<Vec<_>>().join(", ") };
+    materialise(ctx, "user_graph", &format!("SELECT * EXCLUDE (raw) FROM graph_activity WHERE user_id IN ({ids})"))
+        .await?;
     if count(ctx, "SELECT count(*) FROM user_signins").await? == 0
         && count(ctx, "SELECT count(*) FROM user_audits").await? == 0
         && count(ctx, "SELECT count(*) FROM user_mailbox").await? == 0
@@ -239,6 +251,7 @@ async fn baseline(ctx: &SessionContext) -> Result<(), InvestigateError> {
 /// Each sign-in weighed against the baseline (`subject_unfamiliar`), the window's actor and
 /// what it used (`subject_actor_*`), and the sign-ins with `foreign` set (`subject_signins`).
 async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), InvestigateError> {
+    let hops = hops();
     let signins = format!(
         "WITH e AS (
            SELECT s.*,
@@ -262,10 +275,21 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
            LEFT JOIN subject_known_countries kc ON kc.k = s.country
            LEFT JOIN subject_known_devices kd ON kd.k = s.device_id
            LEFT JOIN subject_known_agents ka ON ka.k = s.user_agent
-           LEFT JOIN subject_org_ips og ON og.k = s.ip_address)
+           LEFT JOIN subject_org_ips og ON og.k = s.ip_address),
+         {hops},
+         marked AS (
+           SELECT e.* EXCLUDE (explained_by),
+             CASE WHEN h.km IS NOT NULL AND e.explained_by LIKE 'travel notice%' THEN NULL ELSE e.explained_by END AS explained_by,
+             CASE WHEN h.km IS NOT NULL AND e.explained_by LIKE 'travel notice%'
+               THEN concat(e.explained_by, ' does not explain ', e.ip_address, ': the account signed in from ', h.other_ip,
+                           ' (', h.other_country, ') at least ', CAST(h.km AS BIGINT), ' km and ', CAST(h.minutes AS BIGINT),
+                           ' minute(s) apart, faster than any traveller') END AS context_refuted,
+             e.phase <> 'baseline' AND e.ip_class = 'mobile' AND e.known_country AND e.known_agent
+               AND NOT coalesce(e.mfa_satisfied_by_token, false) AS owner_roaming
+           FROM e LEFT JOIN hops h ON h.record_id = e.record_id)
          SELECT *, phase <> 'baseline' AND NOT known_ip AND NOT known_network AND NOT known_device
-                   AND NOT org_egress AND explained_by IS NULL AS unfamiliar
-         FROM e"
+                   AND NOT org_egress AND NOT owner_roaming AND explained_by IS NULL AS unfamiliar
+         FROM marked"
     );
     materialise(ctx, "subject_unfamiliar", &signins).await?;
     let actor = "FROM subject_unfamiliar WHERE unfamiliar AND phase = 'window'";
@@ -290,6 +314,14 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
     counts.insert("signins".into(), materialise(ctx, "subject_signins", signins).await?);
     materialise(ctx, "subject_foreign_ips", "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE foreign")
         .await?;
+    // The owner's phone moving between carrier addresses: what its sign-ins showed to be the
+    // owner is the owner's in the audit and mailbox records too.
+    materialise(
+        ctx,
+        "subject_owner_ips",
+        "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE owner_roaming AND NOT foreign",
+    )
+    .await?;
     Ok(())
 }
 
@@ -310,12 +342,14 @@ async fn attribute_others(
         format!(
             "SELECT t.*, {phase} AS phase, ki.k IS NOT NULL AS known_ip,
                {phase} <> 'baseline' AND coalesce(t.{ip}, '') <> '' AND (fi.k IS NOT NULL
-                 OR (ki.k IS NULL AND kn.k IS NULL AND og.k IS NULL AND context_explains({u}, t.{ip}, ip_country(t.{ip}), to_unixtime(time)) IS NULL)) AS foreign
+                 OR (ki.k IS NULL AND kn.k IS NULL AND og.k IS NULL AND oi.k IS NULL
+                     AND context_explains({u}, t.{ip}, ip_country(t.{ip}), to_unixtime(time)) IS NULL)) AS foreign
              FROM {table} t
              LEFT JOIN subject_known_ips ki ON ki.k = t.{ip}
              LEFT JOIN subject_known_nets kn ON kn.k = coalesce(CAST(ip_asn(t.{ip}) AS VARCHAR), t.{ip})
              LEFT JOIN subject_foreign_ips fi ON fi.k = t.{ip}
              LEFT JOIN subject_org_ips og ON og.k = t.{ip}
+             LEFT JOIN subject_owner_ips oi ON oi.k = t.{ip}
              WHERE time >= {from} AND time <= {until} ORDER BY time, record_id"
         )
     };
@@ -324,10 +358,22 @@ async fn attribute_others(
         ("mailbox_activity", "subject_mailbox", "user_mailbox", "client_ip"),
         ("message_trace", "subject_mail", "user_mail", "original_client_ip"),
         ("risk_detections", "subject_risk", "user_risk", "ip_address"),
+        ("graph_activity", "subject_graph_calls", "user_graph", "ip_address"),
     ];
     for (source, table, from_table, ip) in others {
         counts.insert(source.into(), materialise(ctx, table, &attributed(from_table, ip)).await?);
     }
+    // Each Graph request with the sign-in that issued its token (SignInActivityId is that
+    // sign-in's unique token identifier): a token used from a network other than its own was
+    // copied, unless the account's own habits or its phone explain the network.
+    let graph = "SELECT g.*, i.ip AS issued_ip, i.net AS issued_net, ip_class(g.ip_address) AS ip_class,
+           ua_class(g.user_agent) AS agent_class, coalesce(CAST(ip_asn(g.ip_address) AS VARCHAR), g.ip_address) AS net,
+           g.foreign AND coalesce(CAST(ip_asn(g.ip_address) AS VARCHAR), g.ip_address) IS DISTINCT FROM i.net AS off_token_network
+         FROM subject_graph_calls g
+         LEFT JOIN (SELECT unique_token_identifier AS token, max(ip_address) AS ip, max(coalesce(CAST(asn AS VARCHAR), ip_address)) AS net
+                    FROM user_signins WHERE coalesce(unique_token_identifier, '') <> '' GROUP BY 1) i ON i.token = g.sign_in_activity_id
+         ORDER BY time, record_id";
+    materialise(ctx, "subject_graph", graph).await?;
     Ok(())
 }
 
@@ -344,6 +390,51 @@ async fn summarise(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<
     );
     materialise(ctx, "subject", &summary).await?;
     Ok(())
+}
+
+/// The fastest plausible travel between two successful sign-ins (an airliner), km/h.
+const MAX_TRAVEL_KMH: f64 = 900.0;
+
+/// Coordinates the log reports are trusted to this many km; an address located from the
+/// databases carries its own accuracy radius.
+const LOG_ACCURACY_KM: f64 = 50.0;
+
+/// Successful sign-ins of the subject that no traveller could connect to the success before
+/// or after them (`hops`: the record, the other address and country, the distance beyond both
+/// accuracy radii, the minutes between). Shared egress, secure web gateways and reserved
+/// addresses are left out, as the impossible-travel rule leaves them. Reads `e`.
+fn hops() -> String {
+    format!(
+        "located AS (
+  SELECT record_id, time, ip_address, coalesce(nullif(country, ''), ip_country(ip_address), '?') AS country,
+    CASE WHEN coordinates_valid THEN latitude ELSE ip_latitude(ip_address) END AS lat,
+    CASE WHEN coordinates_valid THEN longitude ELSE ip_longitude(ip_address) END AS lon,
+    CASE WHEN coordinates_valid THEN {LOG_ACCURACY_KM} ELSE coalesce(CAST(ip_accuracy_km(ip_address) AS DOUBLE), 0.0) END AS acc
+  FROM e WHERE succeeded AND NOT org_egress AND ip_class NOT IN ('secure_web_gateway', 'reserved')),
+steps AS (
+  SELECT record_id, ip_address, time, lat, lon, acc,
+    lag(ip_address) OVER w AS p_ip, lag(country) OVER w AS p_country, lag(time) OVER w AS p_time,
+    lag(lat) OVER w AS p_lat, lag(lon) OVER w AS p_lon, lag(acc) OVER w AS p_acc,
+    lead(ip_address) OVER w AS n_ip, lead(country) OVER w AS n_country, lead(time) OVER w AS n_time,
+    lead(lat) OVER w AS n_lat, lead(lon) OVER w AS n_lon, lead(acc) OVER w AS n_acc
+  FROM located WHERE lat IS NOT NULL AND lon IS NOT NULL
+  WINDOW w AS (ORDER BY time, record_id)),
+moves AS (
+  SELECT record_id, p_ip, p_country, n_ip, n_country,
+    greatest(geo_distance_km(p_lat, p_lon, lat, lon) - acc - p_acc, 0.0) AS p_km,
+    greatest((to_unixtime(time) - to_unixtime(p_time)) / 3600.0, 1.0 / 3600.0) AS p_hours,
+    greatest(geo_distance_km(lat, lon, n_lat, n_lon) - acc - n_acc, 0.0) AS n_km,
+    greatest((to_unixtime(n_time) - to_unixtime(time)) / 3600.0, 1.0 / 3600.0) AS n_hours
+  FROM steps),
+hops AS (
+  SELECT record_id,
+    CASE WHEN coalesce(p_km / p_hours > {MAX_TRAVEL_KMH}, false) THEN p_ip ELSE n_ip END AS other_ip,
+    CASE WHEN coalesce(p_km / p_hours > {MAX_TRAVEL_KMH}, false) THEN p_country ELSE n_country END AS other_country,
+    round(CASE WHEN coalesce(p_km / p_hours > {MAX_TRAVEL_KMH}, false) THEN p_km ELSE n_km END) AS km,
+    round(CASE WHEN coalesce(p_km / p_hours > {MAX_TRAVEL_KMH}, false) THEN p_hours ELSE n_hours END * 60.0) AS minutes
+  FROM moves
+  WHERE coalesce(p_km / p_hours > {MAX_TRAVEL_KMH}, false) OR coalesce(n_km / n_hours > {MAX_TRAVEL_KMH}, false))"
+    )
 }
 
 /// Accounts that must sign in successfully from an address for it to count as the

@@ -76,8 +76,11 @@ pub async fn investigate(ctx: &SessionContext, request: &Request<'_>) -> Result<
     let started = Instant::now();
     let (subject, counts) = gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?;
     let (answers, facts) = ask::ask_all(ctx, request.runbook).await?;
-    let baseline_days = sql::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?;
-    let decision = verdict::decide(&facts, &answers, baseline_days);
+    let history = verdict::History {
+        days: sql::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?,
+        successes: sql::count(ctx, "SELECT CAST(baseline_successes AS BIGINT) FROM subject").await?,
+    };
+    let decision = verdict::decide(&facts, &answers, history);
     let parts = report::Parts { subject, counts, answers, facts, decision, runbook: request.runbook, duration_ms: 0 };
     let mut report = report::build(ctx, parts).await?;
     report.metrics.duration_ms = started.elapsed().as_millis() as u64;

@@ -337,7 +337,8 @@ SELECT * FROM (
   FROM subject_mail WHERE phase <> 'baseline' AND foreign
   GROUP BY date_trunc('minute', time), original_client_ip, subject
   UNION ALL
-  SELECT time AS time, time AS last, 'risk' AS kind, foreign AS actor, concat('Identity Protection: ', risk_event_type, ' (', coalesce(risk_level, '?'), ', ', coalesce(risk_state, '?'), ')'),
+  SELECT time AS time, time AS last, 'risk' AS kind, foreign AS actor, concat('Identity Protection: ', CASE WHEN record_kind <> 'riskyUser' THEN risk_event_type
+    WHEN coalesce(lower(risk_detail), 'none') = 'none' THEN 'user risk' ELSE concat('user risk, ', risk_detail) END, ' (', coalesce(risk_level, '?'), ', ', coalesce(risk_state, '?'), ')'),
          ip_address AS ip, country AS country, NULL AS user_agent, [record_id] AS records
   FROM subject_risk WHERE phase <> 'baseline'
 ) ORDER BY time, kind, what, ip";
@@ -395,9 +396,12 @@ const IOC_RECIPIENTS: &str = "
 SELECT recipient_address AS recipient, count(*) AS messages, array_agg(DISTINCT subject) AS subjects, min(time) AS first_seen
 FROM subject_mail WHERE foreign GROUP BY recipient_address ORDER BY first_seen, recipient";
 
+/// Inbox rules the actor made: from a foreign address, or from none the log recorded (then
+/// unattributed, and kept: a missed malicious rule costs more than a listed one).
 const IOC_RULES: &str = "
 SELECT rule_name, operation, move_to_folder, forward_to, rule_keywords, client_ip, time
-FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL) ORDER BY time, record_id";
+FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL)
+  AND (foreign OR coalesce(client_ip, '') = '') ORDER BY time, record_id";
 
 fn short_hash(text: &str) -> String {
     // FNV-1a: stable across runs and platforms, enough to name a report.

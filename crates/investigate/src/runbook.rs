@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::InvestigateError;
 
 /// The built-in questions, compiled into the binary.
-const BUILT_IN: [(&str, &str); 15] = [
+const BUILT_IN: [(&str, &str); 16] = [
     ("triage.toml", include_str!("questions/triage.toml")),
     ("normal-work.toml", include_str!("questions/normal-work.toml")),
     ("role-scope.toml", include_str!("questions/role-scope.toml")),
@@ -56,6 +56,7 @@ const BUILT_IN: [(&str, &str); 15] = [
     ("account-changes.toml", include_str!("questions/account-changes.toml")),
     ("sspr.toml", include_str!("questions/sspr.toml")),
     ("token-theft.toml", include_str!("questions/token-theft.toml")),
+    ("graph-token.toml", include_str!("questions/graph-token.toml")),
     ("mailbox.toml", include_str!("questions/mailbox.toml")),
     ("mail-sent.toml", include_str!("questions/mail-sent.toml")),
     ("campaign.toml", include_str!("questions/campaign.toml")),

@@ -16,6 +16,18 @@ pub(crate) async fn count(ctx: &SessionContext, sql: &str) -> Result<i64, Invest
     Ok(column.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0)))
 }
 
+/// The text values of the first column of `sql`'s result, nulls left out.
+pub(crate) async fn texts(ctx: &SessionContext, sql: &str) -> Result<Vec<String>, InvestigateError> {
+    let batches = sleuth_store::read_only(ctx, sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let column = column.as_string::<i32>();
+        out.extend(column.iter().flatten().map(str::to_owned));
+    }
+    Ok(out)
+}
+
 pub(crate) fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)> {
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;

@@ -76,6 +76,26 @@ pub mod from_hunt {
         Ok((user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what }))
     }
 
+    /// The window an investigation of `user` without a given time should look at: the span of
+    /// the most severe alert of `report` that names the account (the earliest of equals: the
+    /// initial access comes first, and the baseline must end before it), at medium severity or
+    /// above. None when the hunt raised nothing about the account at that level.
+    pub fn for_user(report: &Report, user: &str) -> Option<Focus> {
+        let user = user.trim().to_lowercase();
+        let named = |a: &&sleuth_detect::Alert| a.user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&user));
+        let alert =
+            report.alerts().filter(named).filter(|a| a.severity >= sleuth_detect::Severity::Medium).min_by(
+                |a, b| b.severity.cmp(&a.severity).then(a.first_seen.cmp(&b.first_seen)).then(a.id.cmp(&b.id)),
+            )?;
+        let what = format!(
+            "the hunt's most severe alert on the account, {} ({}, {})",
+            alert.id,
+            alert.rule,
+            alert.severity.name()
+        );
+        Some(Focus::Span { first: alert.first_seen, last: alert.last_seen, what })
+    }
+
     /// Every account incident of `report`, in its order.
     pub fn every_account(report: &Report) -> Vec<(String, Focus)> {
         report.incidents.iter().filter(|i| i.kind == "user").map(of_incident).collect()

@@ -4,11 +4,16 @@
 //! | facts | verdict |
 //! |---|---|
 //! | the analyst documented it as benign, and no actor got in | benign_true_positive |
+//! | no history before the window, and no fact that needs none | inconclusive (low) |
 //! | an actor (a source foreign to the account) got in or changed the account | true_positive |
 //! | an actor tried, and controls blocked every attempt | true_positive_blocked |
 //! | an actor tried, nothing succeeded, but no control is seen stopping it | inconclusive |
 //! | the owner changed the account, travelled on a known device, or runs known automation | benign_true_positive |
 //! | otherwise (mistyped passwords, a denied prompt, shared egress) | false_positive |
+//!
+//! Confidence is then capped by the history: below seven days of baseline it is at most high,
+//! below three at most moderate, with none low (an analyst's note or an administrator's
+//! confirmation is not capped).
 
 use std::collections::BTreeSet;
 
@@ -67,20 +72,69 @@ pub struct Decision {
     pub reasoning: Vec<String>,
 }
 
-/// Decides from the facts; `baseline_days` is how many days of the account's own successful
-/// sign-ins the comparison had (a thin baseline lowers confidence in "normal").
-pub fn decide(facts: &BTreeSet<String>, answers: &[Answer], baseline_days: i64) -> Decision {
+/// How much of the account's own history the comparison had: the days and the number of
+/// its successful sign-ins before the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    pub days: i64,
+    pub successes: i64,
+}
+
+impl History {
+    /// Days of baseline below which a verdict is not given at full confidence.
+    pub const FULL_DAYS: i64 = 7;
+    /// Days of baseline below which a verdict is given at moderate confidence at most.
+    pub const SOME_DAYS: i64 = 3;
+
+    /// The highest confidence this much history supports: "never seen before" means little
+    /// after a day of history and nothing after none.
+    pub fn cap(self) -> Confidence {
+        match self.days {
+            d if d <= 0 => Confidence::Low,
+            d if d < Self::SOME_DAYS => Confidence::Moderate,
+            d if d < Self::FULL_DAYS => Confidence::High,
+            _ => Confidence::Confirmed,
+        }
+    }
+
+    fn none(self) -> bool {
+        self.successes <= 0
+    }
+}
+
+/// Facts that hold whatever the account's history: a token replayed from another network, a
+/// success from a Tor exit or by an offensive tool, an Identity Protection detection that does not
+/// rest on the account's habits (or is high), or an
+/// administrator who confirmed the account compromised. Without history only these can call
+/// an unfamiliar source an attacker.
+const HARD_FACTS: [&str; 5] =
+    ["token_replayed", "graph_token_replayed", "hostile_success", "risk_hard", "confirmed_compromised"];
+
+/// Decides from the facts; `history` is how much of the account's own successful sign-in
+/// history came before the window (thin history lowers confidence, none withholds a
+/// compromise verdict unless a fact that needs no history carries it).
+pub fn decide(facts: &BTreeSet<String>, answers: &[Answer], history: History) -> Decision {
     let has = |f: &str| facts.contains(f);
-    let thin = baseline_days < 7;
+    let hard = HARD_FACTS.iter().any(|f| has(f));
+    // A token copied off its device and used through Graph is access obtained, whether or not
+    // a sign-in of the actor's shows it.
+    let succeeded = has("actor_succeeded") || has("graph_token_replayed");
+    let thin = history.days < History::FULL_DAYS;
     let (verdict, confidence, rule) = if has("documented_benign") && !has("actor_succeeded") {
         (
             Verdict::BenignTruePositive,
             Confidence::High,
             "The analyst context documents this activity as benign and no foreign source obtained access.",
         )
-    } else if has("actor_succeeded") {
+    } else if history.none() && !hard && (succeeded || has("actor_attempted")) {
+        (
+            Verdict::Inconclusive,
+            Confidence::Low,
+            "Not enough history: the account has no successful sign-in before the window, so no source can be told apart from its owner; nothing that holds without history (a replayed token, Tor or an attack tool, an Identity Protection risk) was found.",
+        )
+    } else if succeeded {
         let acted = has("actor_changed") || has("mail_sent") || has("has_token") || has("mailbox_touched");
-        let c = if acted { Confidence::Confirmed } else { Confidence::High };
+        let c = if acted || has("confirmed_compromised") { Confidence::Confirmed } else { Confidence::High };
         (Verdict::TruePositive, c, "A source foreign to the account obtained access, so the account is compromised.")
     } else if has("actor_attempted") && has("blocked") {
         let c = if has("deviates") && !thin { Confidence::High } else { Confidence::Moderate };
@@ -110,10 +164,23 @@ pub fn decide(facts: &BTreeSet<String>, answers: &[Answer], baseline_days: i64) 
             "Nothing foreign to the account happened: what looked suspicious is the owner's own activity.",
         )
     };
+    // An analyst's note or an administrator's confirmation does not depend on the baseline.
+    let vouched = has("documented_benign") || has("confirmed_compromised");
+    // Facts that need no history keep a verdict at high whatever the baseline.
+    let cap = if hard { history.cap().max(Confidence::High) } else { history.cap() };
+    let capped = if vouched { confidence } else { confidence.min(cap) };
     let mut reasoning = vec![rule.to_owned()];
-    if thin {
+    if thin && !vouched {
+        let effect = if capped < confidence {
+            format!("Confidence is lowered from {} to {}", confidence.name(), capped.name())
+        } else {
+            format!("Confidence is at most {}", cap.name())
+        };
         reasoning.push(format!(
-            "Confidence is limited: the baseline holds only {baseline_days} day(s) of successful sign-ins before the window."
+            "{effect}: the baseline holds only {} day(s) ({} successful sign-in(s)) before the window, and {} days make a full one.",
+            history.days,
+            history.successes,
+            History::FULL_DAYS
         ));
     }
     for a in answers.iter().filter(|a| !a.evidence.is_empty()) {
@@ -123,5 +190,5 @@ pub fn decide(facts: &BTreeSet<String>, answers: &[Answer], baseline_days: i64) 
             reasoning.push(format!("{}: {} ({}, {})", a.title, a.conclusion, e.says, e.confidence.name()));
         }
     }
-    Decision { verdict, confidence, reasoning }
+    Decision { verdict, confidence: capped, reasoning }
 }

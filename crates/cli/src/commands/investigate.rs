@@ -17,8 +17,9 @@ use super::hunt::parse_time;
 /// pivots, MITRE techniques, detection opportunities, containment, metrics.
 ///
 /// Verdicts: true_positive, true_positive_blocked, benign_true_positive, false_positive,
-/// inconclusive. Without --at or --alert the account's most unusual day is found from its
-/// records. The JSON report is versioned (schema_version; schema in
+/// inconclusive. Without --at or --alert the window is the span of the hunt's most severe
+/// alert on the account (medium or above), else the account's most unusual day, found from its
+/// records; the baseline always ends where the window starts. The JSON report is versioned (schema_version; schema in
 /// crates/investigate/schema/report.schema.json); `sleuth report` renders a saved one.
 ///
 /// Exit status: 0 when the verdict (every verdict, with --all) is benign, false positive or
@@ -141,7 +142,14 @@ async fn subjects(
     if let Some(user) = &args.user {
         let focus = match &args.at {
             Some(at) => Focus::At(parse_time(at, "--at")?),
-            None => Focus::MostSuspicious,
+            // Without a time, the hunt's alerts on the account are the first place to look;
+            // its records' most unusual day the second.
+            None => {
+                let report =
+                    hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() })
+                        .await;
+                from_hunt::for_user(&report, user).unwrap_or(Focus::MostSuspicious)
+            }
         };
         return Ok(vec![(user.clone(), focus)]);
     }

@@ -17,3 +17,4 @@ mod sigma;
 mod sources;
 mod store;
 mod support;
+mod verdicts;
