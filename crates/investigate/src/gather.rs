@@ -110,16 +110,16 @@ pub async fn gather(
 }
 
 /// The window and the span around it, as SQL literals, and each row's phase.
-struct Bounds {
-    start: String,
-    end: String,
-    from: String,
-    until: String,
-    phase: String,
+pub(crate) struct Bounds {
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) from: String,
+    pub(crate) until: String,
+    pub(crate) phase: String,
 }
 
 impl Bounds {
-    fn of(subject: &Subject, span: Span) -> Bounds {
+    pub(crate) fn of(subject: &Subject, span: Span) -> Bounds {
         let from = shift(subject.start, -Duration::days(span.baseline_days));
         let until = shift(subject.end, Duration::days(span.follow_days));
         let (start, end, from, until) = (ts(subject.start), ts(subject.end), ts(from), ts(until));
@@ -327,7 +327,7 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
 
 /// Audit, mailbox, mail and risk records with their phase and whether their address is
 /// foreign (`subject_audits`, `subject_mailbox`, `subject_mail`, `subject_risk`).
-async fn attribute_others(
+pub(crate) async fn attribute_others(
     ctx: &SessionContext,
     user: &str,
     bounds: &Bounds,
@@ -378,7 +378,7 @@ async fn attribute_others(
 }
 
 /// One row about the account and its window (`subject`).
-async fn summarise(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
+pub(crate) async fn summarise(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
     let u = literal(user);
     let Bounds { start, end, .. } = bounds;
     let summary = format!(
@@ -504,7 +504,7 @@ pub const MAILBOX_CHANGE: &str = "(operation IN ('New-InboxRule', 'Set-InboxRule
   'New-TransportRule', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Consent to application.')
   OR operation ILIKE '%forward%')";
 
-fn register_context(ctx: &SessionContext, user: &str, context: &Context) -> Result<(), InvestigateError> {
+pub(crate) fn register_context(ctx: &SessionContext, user: &str, context: &Context) -> Result<(), InvestigateError> {
     let explainer: Explainer =
         context.explainer().map_err(|why| InvestigateError::Context { path: "context".into(), why })?;
     let explain = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
@@ -551,7 +551,7 @@ fn valid(a: &StringArray, i: usize) -> Option<&str> {
 
 /// Runs `sql`, holds the result in memory as `name` (replacing an earlier one) and returns
 /// its row count.
-async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usize, InvestigateError> {
+pub(crate) async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usize, InvestigateError> {
     let started = std::time::Instant::now();
     let fail = |e| InvestigateError::query(name, e);
     let frame = sleuth_store::read_only(ctx, sql).await.map_err(fail)?.cache().await.map_err(fail)?;

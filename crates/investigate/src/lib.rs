@@ -16,6 +16,7 @@ mod sql;
 pub mod subject;
 pub mod time;
 pub mod verdict;
+pub mod workload;
 
 use std::time::Instant;
 
@@ -26,13 +27,17 @@ pub use context::Context;
 pub use gather::{MAX_BASELINE_DAYS, MAX_FOLLOW_DAYS, MAX_REACH_HOURS, Span};
 pub use report::{Report, SCHEMA_VERSION};
 pub use runbook::Runbook;
-pub use subject::{Focus, Subject};
+pub use subject::{Focus, Subject, SubjectKind};
 pub use verdict::Verdict;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvestigateError {
     #[error("no sign-in, audit or mailbox record in the store names {0}")]
     UnknownUser(String),
+    #[error(
+        "no service principal or managed identity sign-in, and no directory change, in the store names {0} (by display name, application id or object id)"
+    )]
+    UnknownServicePrincipal(String),
     #[error(
         "none of the account's records carries a readable time (ingest counts them as kept without a time), so no window can be placed; give one with --at"
     )]
@@ -62,7 +67,10 @@ impl InvestigateError {
 /// What to investigate and with what.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
+    /// The account: a user principal name, or (with `kind` service principal) a service
+    /// principal's or managed identity's display name, application id or object id.
     pub user: &'a str,
+    pub kind: SubjectKind,
     pub focus: Focus,
     pub span: Span,
     pub context: &'a Context,
@@ -74,7 +82,12 @@ pub struct Request<'a> {
 /// them.
 pub async fn investigate(ctx: &SessionContext, request: &Request<'_>) -> Result<Report, InvestigateError> {
     let started = Instant::now();
-    let (subject, counts) = gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?;
+    let (subject, counts) = match request.kind {
+        SubjectKind::User => gather::gather(ctx, request.user, &request.focus, request.span, request.context).await?,
+        SubjectKind::ServicePrincipal => {
+            workload::gather(ctx, request.user, &request.focus, request.span, request.context).await?
+        }
+    };
     let (answers, facts) = ask::ask_all(ctx, request.runbook).await?;
     let history = verdict::History {
         days: sql::count(ctx, "SELECT CAST(baseline_days AS BIGINT) FROM subject").await?,

@@ -234,6 +234,10 @@ async fn cited_records(
     let ids = ids.iter().map(|id| literal(id)).collect::<Vec<_>>().join(", ");
     let mut parts = Vec::new();
     for (subject_table, table) in SOURCES {
+        // A workload's investigation has tables a person's has not, and the other way round.
+        if !ctx.table_exist(subject_table)? {
+            continue;
+        }
         let cited = format!("FROM {subject_table} WHERE record_id IN ({ids})");
         let range = format!("SELECT min(time), max(time) {cited}");
         let frame =
@@ -255,8 +259,11 @@ async fn cited_records(
 }
 
 /// Each subject table and the store table its rows come from.
-const SOURCES: [(&str, &str); 5] = [
+const SOURCES: [(&str, &str); 8] = [
     ("subject_signins", "signins"),
+    ("subject_sp_signins", "service_principal_signins"),
+    ("subject_graph", "graph_activity"),
+    ("subject_azure", "azure_activity"),
     ("subject_audits", "audits"),
     ("subject_mailbox", "mailbox_activity"),
     ("subject_mail", "message_trace"),
@@ -266,6 +273,7 @@ const SOURCES: [(&str, &str); 5] = [
 fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> String {
     let has = |f: &str| facts.contains(f);
     let how = [
+        ("credential_added", "credential added, then used from a new network"),
         ("sspr_abused", "self-service recovery abuse"),
         ("has_token", "session token replay"),
         ("mail_sent", "mail sent by the actor"),
@@ -277,7 +285,9 @@ fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> St
     .filter(|(f, _)| has(f))
     .map(|(_, what)| *what)
     .collect::<Vec<_>>();
+    let workload = subject.kind == crate::SubjectKind::ServicePrincipal;
     let what = match decision.verdict {
+        Verdict::TruePositive if workload => "Workload identity compromise",
         Verdict::TruePositive => "Account compromise",
         Verdict::TruePositiveBlocked => "Account takeover attempt blocked",
         Verdict::Inconclusive => "Suspicious activity, not settled",

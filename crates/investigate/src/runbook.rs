@@ -63,6 +63,17 @@ const BUILT_IN: [(&str, &str); 16] = [
     ("containment-done.toml", include_str!("questions/containment-done.toml")),
 ];
 
+/// The built-in questions about a workload identity (`investigate --service-principal`): the
+/// analyst-context triage is shared, the rest weigh credentials, networks and what the identity
+/// did.
+const WORKLOAD: [(&str, &str); 5] = [
+    ("triage.toml", include_str!("questions/triage.toml")),
+    ("workload/habits.toml", include_str!("questions/workload/habits.toml")),
+    ("workload/credential.toml", include_str!("questions/workload/credential.toml")),
+    ("workload/access.toml", include_str!("questions/workload/access.toml")),
+    ("workload/actions.toml", include_str!("questions/workload/actions.toml")),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
@@ -214,9 +225,33 @@ impl Runbook {
             .expect("the built-in questions are valid (tested)")
     }
 
+    /// The built-in questions about a service principal or managed identity.
+    pub fn workload() -> Runbook {
+        Runbook::from_texts(WORKLOAD.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+            .expect("the built-in workload questions are valid (tested)")
+    }
+
+    /// The built-in questions for `kind`, plus every `*.toml` in `dir` when given; a file whose
+    /// `id` is built in replaces that question.
+    pub fn for_kind(kind: crate::SubjectKind, dir: Option<&std::path::Path>) -> Result<Runbook, InvestigateError> {
+        let built_in: &[(&str, &str)] = match kind {
+            crate::SubjectKind::User => &BUILT_IN,
+            crate::SubjectKind::ServicePrincipal => &WORKLOAD,
+        };
+        match dir {
+            Some(dir) => Runbook::with_dir_over(built_in, dir),
+            None => Ok(Runbook::from_texts(built_in.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+                .expect("the built-in questions are valid (tested)")),
+        }
+    }
+
     /// The built-in questions plus every `*.toml` in `dir`; a file whose `id` is built in
     /// replaces that question.
     pub fn with_dir(dir: &std::path::Path) -> Result<Runbook, InvestigateError> {
+        Runbook::with_dir_over(&BUILT_IN, dir)
+    }
+
+    fn with_dir_over(built_in: &[(&str, &str)], dir: &std::path::Path) -> Result<Runbook, InvestigateError> {
         let bad = |why: String| InvestigateError::Runbook { file: dir.display().to_string(), why };
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| bad(e.to_string()))?
@@ -226,7 +261,7 @@ impl Runbook {
             .collect();
         files.sort();
         let mut texts: Vec<(String, String)> =
-            BUILT_IN.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
+            built_in.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
             texts.push((file.display().to_string(), text));
@@ -284,12 +319,13 @@ mod tests {
 
     #[test]
     fn built_in_questions_parse_and_pivot_only_on_facts_that_something_sets() {
-        let runbook = Runbook::built_in();
-        assert_eq!(runbook.questions.len(), BUILT_IN.len());
-        let facts = runbook.facts();
-        for q in &runbook.questions {
-            for fact in q.when.iter().chain(&q.unless) {
-                assert!(facts.contains(fact.as_str()), "question {} waits for {fact}, which nothing sets", q.id);
+        for (runbook, files) in [(Runbook::built_in(), BUILT_IN.len()), (Runbook::workload(), WORKLOAD.len())] {
+            assert_eq!(runbook.questions.len(), files);
+            let facts = runbook.facts();
+            for q in &runbook.questions {
+                for fact in q.when.iter().chain(&q.unless) {
+                    assert!(facts.contains(fact.as_str()), "question {} waits for {fact}, which nothing sets", q.id);
+                }
             }
         }
     }

@@ -12,14 +12,27 @@ pub const DEFAULT_REACH_HOURS: i64 = 24;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
-    /// The account, lower-cased as the store keeps it.
+    /// The account (a user principal name, or a service principal's name), lower-cased as the
+    /// store keeps it.
     pub user: String,
+    /// What the account is: a person's (`user`) or a workload identity's
+    /// (`service_principal`: an application's service principal or a managed identity).
+    #[serde(default)]
+    pub kind: SubjectKind,
     #[serde(with = "crate::time::rfc3339")]
     pub start: DateTime<Utc>,
     #[serde(with = "crate::time::rfc3339")]
     pub end: DateTime<Utc>,
     /// How the window was chosen.
     pub window_from: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    #[default]
+    User,
+    ServicePrincipal,
 }
 
 /// Where the window comes from.
@@ -38,6 +51,7 @@ impl Subject {
         let reach = Duration::hours(reach_hours.clamp(0, crate::gather::MAX_REACH_HOURS));
         Subject {
             user: user.trim().to_lowercase(),
+            kind: SubjectKind::User,
             start: shift(first, -reach),
             end: shift(last, reach),
             window_from: why,
@@ -48,14 +62,20 @@ impl Subject {
 /// The accounts and windows a hunt's findings point at: what `--alert ID` and `--all` (and
 /// the server's "investigate this incident") investigate.
 pub mod from_hunt {
-    use super::Focus;
+    use super::{Focus, SubjectKind};
     use crate::InvestigateError;
-    use sleuth_detect::{Incident, Report};
+    use sleuth_detect::{Alert, Incident, Report, Severity};
 
-    /// The account and window of one alert or incident of `report`, by id. An incident on
-    /// several accounts (a spray from one source) is refused: its accounts are investigated
+    /// What an alert names: a workload identity when its rule judges service principals (its
+    /// result has a `service_principal` column), else a user.
+    fn kind_of(alert: &Alert) -> SubjectKind {
+        if alert.facts.contains_key("service_principal") { SubjectKind::ServicePrincipal } else { SubjectKind::User }
+    }
+
+    /// The account, kind and window of one alert or incident of `report`, by id. An incident
+    /// on several accounts (a spray from one source) is refused: its accounts are investigated
     /// one by one.
-    pub fn one(report: &Report, id: &str) -> Result<(String, Focus), InvestigateError> {
+    pub fn one(report: &Report, id: &str) -> Result<(String, Focus, SubjectKind), InvestigateError> {
         let refuse = |why: String| Err(InvestigateError::Subject(why));
         if let Some(incident) = report.incidents.iter().find(|i| i.id == id) {
             if incident.kind != "user" {
@@ -73,7 +93,7 @@ pub mod from_hunt {
             return refuse(format!("alert {id} names no account; investigate its accounts with --user"));
         };
         let what = format!("alert {id} ({})", alert.rule);
-        Ok((user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what }))
+        Ok((user, Focus::Span { first: alert.first_seen, last: alert.last_seen, what }, kind_of(alert)))
     }
 
     /// The window an investigation of `user` without a given time should look at: the span of
@@ -82,11 +102,11 @@ pub mod from_hunt {
     /// above. None when the hunt raised nothing about the account at that level.
     pub fn for_user(report: &Report, user: &str) -> Option<Focus> {
         let user = user.trim().to_lowercase();
-        let named = |a: &&sleuth_detect::Alert| a.user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&user));
+        let named = |a: &&Alert| a.user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&user));
         let alert =
-            report.alerts().filter(named).filter(|a| a.severity >= sleuth_detect::Severity::Medium).min_by(
-                |a, b| b.severity.cmp(&a.severity).then(a.first_seen.cmp(&b.first_seen)).then(a.id.cmp(&b.id)),
-            )?;
+            report.alerts().filter(named).filter(|a| a.severity >= Severity::Medium).min_by(|a, b| {
+                b.severity.cmp(&a.severity).then(a.first_seen.cmp(&b.first_seen)).then(a.id.cmp(&b.id))
+            })?;
         let what = format!(
             "the hunt's most severe alert on the account, {} ({}, {})",
             alert.id,
@@ -97,12 +117,17 @@ pub mod from_hunt {
     }
 
     /// Every account incident of `report`, in its order.
-    pub fn every_account(report: &Report) -> Vec<(String, Focus)> {
+    pub fn every_account(report: &Report) -> Vec<(String, Focus, SubjectKind)> {
         report.incidents.iter().filter(|i| i.kind == "user").map(of_incident).collect()
     }
 
-    fn of_incident(incident: &Incident) -> (String, Focus) {
+    fn of_incident(incident: &Incident) -> (String, Focus, SubjectKind) {
         let what = format!("incident {} ({})", incident.id, incident.rules.join(", "));
-        (incident.key.clone(), Focus::Span { first: incident.first_seen, last: incident.last_seen, what })
+        let kind = if incident.alerts.iter().all(|a| kind_of(a) == SubjectKind::ServicePrincipal) {
+            SubjectKind::ServicePrincipal
+        } else {
+            SubjectKind::User
+        };
+        (incident.key.clone(), Focus::Span { first: incident.first_seen, last: incident.last_seen, what }, kind)
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sleuth_detect::{Catalog, Filter, Severity, hunt};
 use sleuth_investigate::subject::from_hunt;
-use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, investigate};
+use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, SubjectKind, investigate};
 use sleuth_store::Store;
 
 use super::hunt::parse_time;
@@ -30,8 +30,14 @@ pub struct InvestigateArgs {
     #[arg(long, short)]
     store: PathBuf,
     /// The account (user principal name; case does not matter).
-    #[arg(long, short, required_unless_present_any = ["alert", "all"])]
+    #[arg(long, short, required_unless_present_any = ["alert", "all", "service_principal"])]
     user: Option<String>,
+    /// A workload identity instead of a user: a service principal or managed identity, by
+    /// display name, application (client) id or object id. Its sign-ins are weighed against its
+    /// own habits (networks, credentials), and the credentials added to it against the habits
+    /// of whoever added them.
+    #[arg(long, value_name = "NAME_OR_ID", conflicts_with_all = ["user", "all"])]
+    service_principal: Option<String>,
     /// The moment of interest (an alert's time), RFC 3339 or a date; the window reaches
     /// --reach-hours either side.
     #[arg(long, value_name = "TIME", conflicts_with = "alert")]
@@ -105,18 +111,22 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Context::load(path)?,
         None => Context::default(),
     };
-    let runbook = match &args.questions {
-        Some(dir) => Runbook::with_dir(dir)?,
-        None => Runbook::built_in(),
-    };
+    let runbooks = [SubjectKind::User, SubjectKind::ServicePrincipal]
+        .map(|kind| Runbook::for_kind(kind, args.questions.as_deref()));
+    let [people, workloads] = runbooks;
+    let (people, workloads) = (people?, workloads?);
     let span = Span { baseline_days: args.baseline_days, follow_days: 14, reach_hours: args.reach_hours };
     let store = Store::open(&args.store)?;
     let reports = super::runtime()?.block_on(async {
         let ctx = store.session().await?;
         let subjects = subjects(&ctx, &args).await?;
         let mut reports = Vec::new();
-        for (user, focus) in subjects {
-            let request = Request { user: &user, focus, span, context: &context, runbook: &runbook };
+        for (user, focus, kind) in subjects {
+            let runbook = match kind {
+                SubjectKind::User => &people,
+                SubjectKind::ServicePrincipal => &workloads,
+            };
+            let request = Request { user: &user, kind, focus, span, context: &context, runbook };
             reports.push(investigate(&ctx, &request).await.with_context(|| format!("investigating {user}"))?);
         }
         anyhow::Ok(reports)
@@ -134,12 +144,17 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
     Ok(if attack { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// The accounts and windows to investigate.
+/// The accounts, their kinds and windows to investigate.
 async fn subjects(
     ctx: &datafusion::prelude::SessionContext,
     args: &InvestigateArgs,
-) -> anyhow::Result<Vec<(String, Focus)>> {
-    if let Some(user) = &args.user {
+) -> anyhow::Result<Vec<(String, Focus, SubjectKind)>> {
+    let named = match (&args.user, &args.service_principal) {
+        (Some(user), _) => Some((user, SubjectKind::User)),
+        (None, Some(sp)) => Some((sp, SubjectKind::ServicePrincipal)),
+        (None, None) => None,
+    };
+    if let Some((user, kind)) = named {
         let focus = match &args.at {
             Some(at) => Focus::At(parse_time(at, "--at")?),
             // Without a time, the hunt's alerts on the account are the first place to look;
@@ -151,7 +166,7 @@ async fn subjects(
                 from_hunt::for_user(&report, user).unwrap_or(Focus::MostSuspicious)
             }
         };
-        return Ok(vec![(user.clone(), focus)]);
+        return Ok(vec![(user.clone(), focus, kind)]);
     }
     let min_severity = if args.all { Severity::Medium } else { Severity::Informational };
     let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await;

@@ -185,7 +185,7 @@ fn an_account_the_store_never_saw_is_named_in_the_error() {
 }
 
 /// The report schema (crates/investigate/schema/report.schema.json), compiled once.
-fn schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
+pub(crate) fn schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../investigate/schema/report.schema.json");

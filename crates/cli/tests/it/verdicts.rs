@@ -167,3 +167,85 @@ fn the_owners_phone_on_its_carrier_is_not_an_ioc_and_identity_protection_is_hear
         );
     }
 }
+
+/// The story's store (a rule-test story of tests/fixtures/stories), ingested once.
+fn story_store(id: &str) -> PathBuf {
+    static STORES: OnceLock<Mutex<BTreeMap<String, (PathBuf, tempfile::TempDir)>>> = OnceLock::new();
+    let stores = STORES.get_or_init(Default::default);
+    let mut stores = stores.lock().unwrap();
+    if let Some((path, _)) = stores.get(id) {
+        return path.clone();
+    }
+    intel_dir();
+    let dir = temp();
+    let store = dir.path().join("store");
+    let (code, out, err) = run(&["ingest", path(&fixture("stories").join(id)), "--store", path(&store), "--quiet"]);
+    assert_eq!(code, 0, "{id}: {out}\n{err}");
+    stores.insert(id.to_owned(), (store.clone(), dir));
+    store
+}
+
+/// `investigate --service-principal` on a story's store; the report must follow the schema.
+fn workload(id: &str, name: &str, at: Option<&str>) -> (i32, Value) {
+    let store = story_store(id);
+    let mut args = vec!["investigate", "--store", path(&store), "--service-principal", name, "--format", "json"];
+    if let Some(at) = at {
+        args.extend(["--at", at]);
+    }
+    let (code, out, err) = run(&args);
+    assert!(code == 0 || code == 1, "{id} {name}: {err}");
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{id}: not JSON ({e}): {out}"));
+    let (schemas, index) = crate::investigate::schema();
+    if let Err(e) = schemas.validate(&report, *index) {
+        panic!("{id}: {e:#}");
+    }
+    assert_eq!(report["subject"]["kind"], "service_principal");
+    (code, report)
+}
+
+fn conclusion<'r>(report: &'r Value, question: &str) -> &'r str {
+    let q = report["questions"].as_array().unwrap().iter().find(|q| q["id"] == question);
+    q.unwrap_or_else(|| panic!("question {question} was not asked"))["conclusion"].as_str().unwrap()
+}
+
+#[test]
+fn a_workload_whose_added_secret_signs_in_from_tor_is_compromised_by_any_of_its_names() {
+    let id = "workload-credential-takeover";
+    // Its display name (any case), application id and object id name the same identity.
+    for name in
+        ["Payroll Export Connector", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "5d3f8c1a-0b2e-4c7d-9f61-a2b3c4d5e6f7"]
+    {
+        for at in [None, Some("2025-03-11T03:10:00Z")] {
+            let (code, r) = workload(id, name, at);
+            assert_eq!(r["verdict"], "true_positive", "{name} {at:?}: {}", reasoning(&r));
+            assert_eq!(code, 1, "the exit status follows the verdict");
+            assert!(r["title"].as_str().unwrap().starts_with("Workload identity compromise"), "{}", r["title"]);
+            assert_eq!(conclusion(&r, "workload-credential"), "Credential Added by an Actor");
+            assert_eq!(conclusion(&r, "workload-access"), "Actor Obtained Access");
+            assert_eq!(ioc_ips(&r), ["185.220.101.4"]);
+            let cited: Vec<&str> =
+                r["records"].as_array().unwrap().iter().map(|x| x["table"].as_str().unwrap()).collect();
+            assert!(cited.contains(&"service_principal_signins") && cited.contains(&"audits"), "{cited:?}");
+        }
+    }
+}
+
+#[test]
+fn a_secret_rotated_by_its_administrator_from_the_office_is_benign() {
+    for at in [None, Some("2025-03-11T09:00:00Z")] {
+        let (code, r) = workload("benign-secret-rotation", "Payroll Export Connector", at);
+        assert_eq!(r["verdict"], "benign_true_positive", "{at:?}: {}", reasoning(&r));
+        assert_eq!(code, 0);
+        assert_eq!(conclusion(&r, "workload-credential"), "No Credential Added by an Actor");
+        assert!(evidence(&r).contains("a rotation"), "{}", evidence(&r));
+        assert!(ioc_ips(&r).is_empty(), "{:?}", ioc_ips(&r));
+    }
+}
+
+#[test]
+fn an_identity_the_store_never_saw_is_named_in_the_error() {
+    let store = story_store("benign-secret-rotation");
+    let (code, _, err) = run(&["investigate", "--store", path(&store), "--service-principal", "No Such App"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no such app") && err.contains("application id"), "{err}");
+}
