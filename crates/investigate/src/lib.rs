@@ -7,6 +7,7 @@
 //! rendered as Markdown and HTML by `sleuth_render::report`)
 //! ```
 
+pub mod alert;
 pub mod ask;
 pub mod context;
 pub mod gather;
@@ -46,6 +47,8 @@ pub enum InvestigateError {
     Span(String),
     #[error("{0}")]
     Subject(String),
+    #[error("alert file {path}: {why}")]
+    Alert { path: String, why: String },
     #[error("analyst context {path}: {why}")]
     Context { path: String, why: String },
     #[error("runbook question file {file}: {why}")]

@@ -42,8 +42,13 @@ pub struct InvestigateArgs {
     /// --reach-hours either side.
     #[arg(long, value_name = "TIME", conflicts_with = "alert")]
     at: Option<String>,
-    /// An alert or incident id from `sleuth hunt`: its account and time span are investigated.
-    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    /// Start from an alert: an alert or incident id from `sleuth hunt`, or a file exported
+    /// from Defender XDR or the Graph security API (security/incidents, security/alerts_v2),
+    /// Microsoft Sentinel (an incident with its entities, SecurityAlert rows) or Entra ID
+    /// Protection (riskyUsers, riskDetections, and their service-principal forms), as JSON or
+    /// JSON lines. Every account and workload identity it names is investigated over its
+    /// span; an alert that names only addresses leads to the accounts that signed in from them.
+    #[arg(long, value_name = "ID_OR_FILE", conflicts_with = "all")]
     alert: Option<String>,
     /// Investigate every account incident the hunt raises at medium severity or above.
     #[arg(long, conflicts_with_all = ["user", "at"])]
@@ -66,8 +71,8 @@ pub struct InvestigateArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Md)]
     format: Format,
-    /// Write the report here instead of standard output (with --all: a folder, one file per
-    /// incident).
+    /// Write the report here instead of standard output (with --all, or an alert that names
+    /// several accounts: a folder, one file per account).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
 }
@@ -131,7 +136,7 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(reports)
     })?;
-    if args.all {
+    if args.all || reports.len() > 1 {
         write_all(&reports, args.format, args.output.as_deref())?;
     } else {
         let text = render(&reports[0], args.format)?;
@@ -168,12 +173,62 @@ async fn subjects(
         };
         return Ok(vec![(user.clone(), focus, kind)]);
     }
+    if let Some(file) = args.alert.as_deref().map(Path::new).filter(|p| p.is_file()) {
+        return from_alert_file(ctx, file, args.reach_hours).await;
+    }
     let min_severity = if args.all { Severity::Medium } else { Severity::Informational };
     let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await;
     Ok(match &args.alert {
         Some(id) => vec![from_hunt::one(&report, id)?],
         None => from_hunt::every_account(&report),
     })
+}
+
+/// The accounts an exported alert names, each over the alert's span (or, when it gives no
+/// time, the window the hunt or the records point at).
+async fn from_alert_file(
+    ctx: &datafusion::prelude::SessionContext,
+    file: &Path,
+    reach_hours: i64,
+) -> anyhow::Result<Vec<(String, Focus, SubjectKind)>> {
+    let entities = sleuth_investigate::alert::read(file)?;
+    let subjects = sleuth_investigate::alert::subjects(ctx, &entities, reach_hours).await?;
+    if subjects.is_empty() {
+        let named: Vec<&String> = entities
+            .users
+            .iter()
+            .chain(&entities.user_ids)
+            .chain(&entities.service_principals)
+            .chain(&entities.ips)
+            .collect();
+        anyhow::bail!(
+            "alert file {}: none of what it names is in the store ({})",
+            file.display(),
+            named.iter().map(|n| sleuth_render::text::visible(n)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let what = format!(
+        "alert file {} ({})",
+        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        entities.title.as_deref().unwrap_or("untitled")
+    );
+    let report = match (entities.first, entities.last) {
+        (Some(_), Some(_)) => None,
+        _ => {
+            Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await)
+        }
+    };
+    Ok(subjects
+        .into_iter()
+        .map(|(name, kind)| {
+            let focus = match (entities.first, entities.last, &report) {
+                (Some(first), Some(last), _) => Focus::Span { first, last, what: what.clone() },
+                (_, _, Some(report)) => from_hunt::for_user(report, &name).unwrap_or(Focus::MostSuspicious),
+                _ => Focus::MostSuspicious,
+            };
+            (name, focus, kind)
+        })
+        .collect())
 }
 
 fn render(report: &Report, format: Format) -> anyhow::Result<String> {

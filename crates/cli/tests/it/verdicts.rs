@@ -249,3 +249,68 @@ fn an_identity_the_store_never_saw_is_named_in_the_error() {
     assert_eq!(code, 2);
     assert!(err.contains("no such app") && err.contains("application id"), "{err}");
 }
+
+/// `investigate --alert FILE` on a case's store (or a story's, for a workload).
+fn from_alert(file: &str, store: &std::path::Path, context: Option<PathBuf>) -> (i32, String, String) {
+    let alert = fixture("alerts").join(file);
+    let mut args = vec!["investigate", "--store", path(store), "--alert", path(&alert), "--format", "json"];
+    let context = context.filter(|c| c.exists());
+    if let Some(c) = &context {
+        args.extend(["--context", path(c)]);
+    }
+    run(&args)
+}
+
+#[test]
+fn an_exported_alert_leads_to_the_accounts_it_names_and_their_verdicts() {
+    // (alert file, the case whose store it points at, the account, the verdict)
+    let cases = [
+        ("graph-alert-v2.json", "carrier-during-takeover", "liv.hansen@contoso.example", "true_positive"),
+        (
+            "graph-incident.json",
+            "guest-first-visit",
+            "auditor_fabrikam.example#ext#@contoso.onmicrosoft.com",
+            "inconclusive",
+        ),
+        ("sentinel-incident.json", "travel-notice-hop", "ada.obi@contoso.example", "true_positive"),
+        (
+            "sentinel-securityalert.log_analytics_query.json",
+            "thin-baseline",
+            "tom.reyes@contoso.example",
+            "true_positive",
+        ),
+        ("riskyusers.jsonl", "device-code-after-hotel", "ines.moreau@contoso.example", "true_positive"),
+        ("graph-alert-address-only.json", "device-code-after-hotel", "ines.moreau@contoso.example", "true_positive"),
+    ];
+    for (file, id, user, verdict) in cases {
+        let (code, out, err) = from_alert(file, &store(id), Some(case_dir(id).join("context.toml")));
+        assert!(code == 0 || code == 1, "{file}: {err}");
+        let r: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{file}: one report expected ({e}): {out}"));
+        assert_eq!(r["subject"]["user"], user, "{file}");
+        assert_eq!(r["verdict"], verdict, "{file}: {}", reasoning(&r));
+        let why = r["subject"]["window_from"].as_str().unwrap();
+        assert!(why.contains(file), "the window says where it came from: {why}");
+    }
+    let (code, out, err) =
+        from_alert("serviceprincipal-riskdetection.json", &story_store("workload-credential-takeover"), None);
+    assert_eq!(code, 1, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["subject"]["kind"].as_str(), r["verdict"].as_str()),
+        (Some("service_principal"), Some("true_positive"))
+    );
+}
+
+#[test]
+fn an_alert_that_names_nothing_in_the_store_says_what_it_named() {
+    let (code, _, err) = from_alert("graph-alert-v2.json", &store("guest-first-visit"), None);
+    assert_eq!(code, 2);
+    assert!(err.contains("graph-alert-v2.json") && err.contains("liv.hansen@contoso.example"), "{err}");
+    let dir = temp();
+    let empty = dir.path().join("nothing.json");
+    std::fs::write(&empty, "{\"title\": \"no entities\"}").unwrap();
+    let (code, _, err) = run(&["investigate", "--store", path(&store("guest-first-visit")), "--alert", path(&empty)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing.json") && err.contains("names no account"), "{err}");
+}
