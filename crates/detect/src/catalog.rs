@@ -26,6 +26,7 @@ use crate::sigma::{self, Outcome, Placeholders};
 
 /// The built-in rules, by file name.
 const BUILTIN: &[(&str, &str)] = &[
+    ("account-lockout.toml", include_str!("../rules/account-lockout.toml")),
     ("anonymous-infrastructure.toml", include_str!("../rules/anonymous-infrastructure.toml")),
     ("automation-user-agent.toml", include_str!("../rules/automation-user-agent.toml")),
     ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),
@@ -44,6 +45,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("new-country.toml", include_str!("../rules/new-country.toml")),
     ("password-spray.toml", include_str!("../rules/password-spray.toml")),
     ("risky-countries.toml", include_str!("../rules/risky-countries.toml")),
+    ("risky-sign-in.toml", include_str!("../rules/risky-sign-in.toml")),
     ("rogue-authenticator.toml", include_str!("../rules/rogue-authenticator.toml")),
     ("smart-lockout-surge.toml", include_str!("../rules/smart-lockout-surge.toml")),
     ("sensitive-change.toml", include_str!("../rules/sensitive-change.toml")),
@@ -51,6 +53,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("takeover-chain.toml", include_str!("../rules/takeover-chain.toml")),
     ("token-replay.toml", include_str!("../rules/token-replay.toml")),
     ("username-enumeration.toml", include_str!("../rules/username-enumeration.toml")),
+    ("vscode-client-graph-token.toml", include_str!("../rules/vscode-client-graph-token.toml")),
     ("workload-identity-anomaly.toml", include_str!("../rules/workload-identity-anomaly.toml")),
 ];
 

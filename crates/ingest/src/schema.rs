@@ -408,6 +408,10 @@ table! {
         conditional_access_status: Text, "success, failure, notApplied", "conditionalAccessStatus / ConditionalAccessStatus";
         correlation_id: Text, "Correlation id", "correlationId / CorrelationId";
         unique_token_identifier: Text, "Unique token identifier: joins the token to graph_activity.sign_in_activity_id", "uniqueTokenIdentifier / UniqueTokenIdentifier";
+        risk_level_during_signin: Text, "Workload identity risk of the sign-in (none, low, medium, high)", "riskLevelDuringSignIn / RiskLevelDuringSignIn";
+        risk_level_aggregated: Text, "Aggregated workload identity risk level", "riskLevelAggregated / RiskLevelAggregated";
+        risk_state: Text, "Risk state (none, atRisk, confirmedCompromised, remediated, dismissed ...)", "riskState / RiskState";
+        risk_detail: Text, "Risk detail", "riskDetail / RiskDetail";
         dialect: Text, "Export dialect the row was read from", "detected from content";
         source_file: Text, "File (and archive member) the row was read from", "ingest";
         raw: Text, "The original record as JSON", "the source record";

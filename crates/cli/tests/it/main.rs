@@ -14,6 +14,7 @@ mod report_html;
 mod rules;
 mod samples;
 mod sigma;
+mod single_events;
 mod sources;
 mod store;
 mod support;

@@ -14,6 +14,7 @@ use crate::support::*;
 
 /// (rule, the attack story it must find, the benign look-alike it must spare).
 const CASES: &[(&str, &str, &str)] = &[
+    ("account-lockout", "targeted-lockouts", "benign-old-password-phone"),
     ("anonymous-infrastructure", "tor-mfa-fatigue-consent", "benign-service-account"),
     ("automation-user-agent", "token-theft-bec", "benign-service-account"),
     ("ca-block-burst", "sspr-takeover-blocked", "benign-mfa-denial"),
@@ -32,6 +33,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("new-country", "password-spray", "benign-traveller"),
     ("password-spray", "password-spray", "benign-corporate-proxy"),
     ("risky-countries", "sspr-takeover-blocked", "benign-traveller"),
+    ("risky-sign-in", "tor-mfa-fatigue-consent", "benign-traveller"),
     ("rogue-authenticator", "token-theft-bec", "benign-new-authenticator"),
     ("sensitive-change", "privileged-takeover", "benign-admin-work"),
     ("smart-lockout-surge", "password-spray", "benign-typos"),
@@ -39,6 +41,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("takeover-chain", "token-theft-bec", "benign-new-authenticator"),
     ("token-replay", "token-theft-bec", "benign-traveller"),
     ("username-enumeration", "password-spray", "benign-typos"),
+    ("vscode-client-graph-token", "vscode-graph-phishing", "benign-vscode-developer"),
     ("workload-identity-anomaly", "workload-credential-takeover", "benign-secret-rotation"),
 ];
 

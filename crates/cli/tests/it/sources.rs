@@ -51,10 +51,18 @@ fn same_rows(table: &str, dialects: &[(&str, &[&str])], expected_rows: usize) {
 
 #[test]
 fn workload_sign_ins_from_graph_azure_monitor_and_the_log_analytics_query_api() {
-    // Log Analytics has no credential type, app name or managed identity details columns
+    // Log Analytics has no credential type, app name, managed identity details or risk columns
     // (learn.microsoft.com/azure/azure-monitor/reference/tables/aadserviceprincipalsigninlogs).
-    let la_lacks: &[&str] =
-        &["app_display_name", "credential_type", "managed_identity_type", "managed_identity_resource_id"];
+    let la_lacks: &[&str] = &[
+        "app_display_name",
+        "credential_type",
+        "managed_identity_type",
+        "managed_identity_resource_id",
+        "risk_level_during_signin",
+        "risk_level_aggregated",
+        "risk_state",
+        "risk_detail",
+    ];
     same_rows(
         "service_principal_signins",
         &[

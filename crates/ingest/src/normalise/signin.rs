@@ -18,9 +18,14 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
     let result_type = status
         .and_then(|s| s.int(&["errorCode"]))
         .or_else(|| f.int(&["resultType", "ResultType", "Sign-in error code"]))
-        .or_else(|| match f.text(&["Status"]).as_deref() {
-            Some(s) if s.eq_ignore_ascii_case("success") => Some(0),
-            _ => None,
+        // The portal's CSV says "Success"; some diagnostic exports put it in resultType or
+        // resultSignature instead of the code.
+        .or_else(|| {
+            let said = |key: &str| f.text(&[key]).is_some_and(|s| s.eq_ignore_ascii_case("success"));
+            ["Status", "resultType", "ResultType", "resultSignature", "ResultSignature"]
+                .iter()
+                .any(|k| said(k))
+                .then_some(0)
         });
     let status_detail = status
         .and_then(|s| s.text(&["additionalDetails"]))
