@@ -27,6 +27,7 @@ use crate::sigma::{self, Outcome, Placeholders};
 /// The built-in rules, by file name.
 const BUILTIN: &[(&str, &str)] = &[
     ("account-lockout.toml", include_str!("../rules/account-lockout.toml")),
+    ("aitm-residential-replay.toml", include_str!("../rules/aitm-residential-replay.toml")),
     ("anonymous-infrastructure.toml", include_str!("../rules/anonymous-infrastructure.toml")),
     ("automation-user-agent.toml", include_str!("../rules/automation-user-agent.toml")),
     ("ca-block-burst.toml", include_str!("../rules/ca-block-burst.toml")),

@@ -21,9 +21,10 @@
 //! organisation's `org_egress` (five or more accounts succeed from it; no Tor, VPN or hosting), the analyst
 //! context's `explained_by` (void, with `context_refuted` saying why, when a travel notice
 //! would explain a success that no traveller could connect to the success before or after
-//! it), `owner_roaming` (a mobile-carrier address in the account's own countries, with an agent
-//! it used before and MFA done in the sign-in, not by a token's claim: the owner's phone
-//! changing carrier address), and `foreign`: not in the baseline by address, network or device,
+//! it), `owner_roaming` (the owner's device changing network in the account's own countries: a
+//! mobile-carrier address, or a home network for a Microsoft app (Outlook, Office) whose session
+//! follows it, with an agent the account used before, versions aside; a browser's session
+//! replayed with a token's claim is not roaming, that is how adversary-in-the-middle looks), and `foreign`: not in the baseline by address, network or device,
 //! not the owner roaming and not explained by the context (an actor other than the account's
 //! owner, until shown otherwise). After the window only the same actor is followed: an unfamiliar sign-in there
 //! is foreign when its address, network or (unfamiliar) agent was the window's actor's, so an
@@ -241,6 +242,10 @@ async fn baseline(ctx: &SessionContext) -> Result<(), InvestigateError> {
         ("subject_known_countries", format!("SELECT DISTINCT country AS k {base} AND country IS NOT NULL")),
         ("subject_known_devices", format!("SELECT DISTINCT device_id AS k {base} AND device_id <> ''")),
         ("subject_known_agents", format!("SELECT DISTINCT user_agent AS k {base} AND user_agent IS NOT NULL")),
+        (
+            "subject_known_agent_families",
+            format!("SELECT DISTINCT {AGENT_FAMILY} AS k {base} AND coalesce(user_agent, '') <> ''"),
+        ),
     ];
     for (table, sql) in &known {
         materialise(ctx, table, sql).await?;
@@ -267,6 +272,7 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
              kc.k IS NOT NULL AS known_country,
              kd.k IS NOT NULL OR (coalesce(device_is_compliant, false) AND coalesce(device_id, '') <> '') AS known_device,
              ka.k IS NOT NULL AS known_agent,
+             kf.k IS NOT NULL AS known_agent_family,
              og.k IS NOT NULL AS org_egress,
              context_explains(user_principal_name, ip_address, country, to_unixtime(time)) AS explained_by
            FROM subject_scope s
@@ -275,6 +281,7 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
            LEFT JOIN subject_known_countries kc ON kc.k = s.country
            LEFT JOIN subject_known_devices kd ON kd.k = s.device_id
            LEFT JOIN subject_known_agents ka ON ka.k = s.user_agent
+           LEFT JOIN subject_known_agent_families kf ON kf.k = {AGENT_FAMILY}
            LEFT JOIN subject_org_ips og ON og.k = s.ip_address),
          {hops},
          marked AS (
@@ -284,8 +291,9 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
                THEN concat(e.explained_by, ' does not explain ', e.ip_address, ': the account signed in from ', h.other_ip,
                            ' (', h.other_country, ') at least ', CAST(h.km AS BIGINT), ' km and ', CAST(h.minutes AS BIGINT),
                            ' minute(s) apart, faster than any traveller') END AS context_refuted,
-             e.phase <> 'baseline' AND e.ip_class = 'mobile' AND e.known_country AND e.known_agent
-               AND NOT coalesce(e.mfa_satisfied_by_token, false) AS owner_roaming
+             e.phase <> 'baseline' AND e.known_country AND e.known_agent_family
+               AND (e.ip_class = 'mobile' OR (e.ip_class = 'isp' AND e.agent_class = 'microsoft_client'))
+               AND (NOT coalesce(e.mfa_satisfied_by_token, false) OR e.agent_class = 'microsoft_client') AS owner_roaming
            FROM e LEFT JOIN hops h ON h.record_id = e.record_id)
          SELECT *, phase <> 'baseline' AND NOT known_ip AND NOT known_network AND NOT known_device
                    AND NOT org_egress AND NOT owner_roaming AND explained_by IS NULL AS unfamiliar
@@ -440,6 +448,9 @@ hops AS (
 /// Accounts that must sign in successfully from an address for it to count as the
 /// organisation's own egress.
 const ORG_MIN_ACCOUNTS: i64 = 5;
+
+/// A user agent without its version numbers: an updated browser or app is the same agent.
+const AGENT_FAMILY: &str = "regexp_replace(user_agent, '[0-9]+', '', 'g')";
 
 /// A sign-in's network: its ASN, or its address when the export has no ASN.
 const NETWORK: &str = "coalesce(CAST(asn AS VARCHAR), ip_address)";

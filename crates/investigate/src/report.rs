@@ -273,6 +273,8 @@ const SOURCES: [(&str, &str); 8] = [
 fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> String {
     let has = |f: &str| facts.contains(f);
     let how = [
+        ("device_code_phished", "device-code phishing"),
+        ("aitm_residential", "adversary-in-the-middle, replayed through residential proxies"),
         ("credential_added", "credential added, then used from a new network"),
         ("sspr_abused", "self-service recovery abuse"),
         ("has_token", "session token replay"),

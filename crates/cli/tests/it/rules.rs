@@ -15,6 +15,7 @@ use crate::support::*;
 /// (rule, the attack story it must find, the benign look-alike it must spare).
 const CASES: &[(&str, &str, &str)] = &[
     ("account-lockout", "targeted-lockouts", "benign-old-password-phone"),
+    ("aitm-residential-replay", "aitm-residential-replay", "benign-phone-new-carrier"),
     ("anonymous-infrastructure", "tor-mfa-fatigue-consent", "benign-service-account"),
     ("automation-user-agent", "token-theft-bec", "benign-service-account"),
     ("ca-block-burst", "sspr-takeover-blocked", "benign-mfa-denial"),

@@ -314,3 +314,43 @@ fn an_alert_that_names_nothing_in_the_store_says_what_it_named() {
     assert_eq!(code, 2);
     assert!(err.contains("nothing.json") && err.contains("names no account"), "{err}");
 }
+
+/// `investigate --user` on a rule-test story's store, without and with the story's start.
+fn story_reports(id: &str) -> [Value; 2] {
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("stories").join(id).join("story.json")).unwrap())
+            .unwrap();
+    let store = story_store(id);
+    let user = meta["user"].as_str().unwrap();
+    [None, meta["start"].as_str()].map(|at| {
+        let mut args = vec!["investigate", "--store", path(&store), "--user", user, "--format", "json"];
+        if let Some(at) = at {
+            args.extend(["--at", at]);
+        }
+        let (code, out, err) = run(&args);
+        assert!(code == 0 || code == 1, "{id}: {err}");
+        serde_json::from_str(&out).unwrap()
+    })
+}
+
+#[test]
+fn a_session_replayed_through_a_residential_proxy_is_named_and_the_owners_phone_is_not() {
+    for r in story_reports("aitm-residential-replay") {
+        assert_eq!(r["verdict"], "true_positive", "{}", reasoning(&r));
+        let title = r["title"].as_str().unwrap();
+        assert!(title.contains("adversary-in-the-middle"), "the class is in the title: {title}");
+        assert_eq!(ioc_ips(&r), ["82.35.100.20"]);
+    }
+    // The owner's phone on a carrier it never used, Outlook updated, its session's MFA claim.
+    for r in story_reports("benign-phone-new-carrier") {
+        assert!(!r["verdict"].as_str().unwrap().starts_with("true_positive"), "{}", reasoning(&r));
+        assert!(ioc_ips(&r).is_empty(), "{:?}", ioc_ips(&r));
+    }
+}
+
+#[test]
+fn device_code_phishing_is_named_in_the_title() {
+    for r in both("device-code-after-hotel") {
+        assert!(r["title"].as_str().unwrap().contains("device-code phishing"), "{}", r["title"]);
+    }
+}
