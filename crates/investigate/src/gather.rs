@@ -9,6 +9,7 @@
 //! | `subject_mail` | message trace rows the account sent |
 //! | `subject_risk` | Identity Protection detections and risk states for the account |
 //! | `subject_graph` | Microsoft Graph requests made with the account's tokens, with the sign-in that issued each token |
+//! | `subject_azure` | Azure Resource Manager operations the account made (Activity log) |
 //! | `context_notes` | the analyst's triage notes about the account |
 //! | `subject` | one row: the account, the window, and how much baseline there is |
 //!
@@ -154,6 +155,7 @@ async fn read_account(ctx: &SessionContext, user: &str) -> Result<(), Investigat
         ),
         ("user_mail", format!("SELECT * EXCLUDE (raw) FROM message_trace WHERE sender_address = {u}")),
         ("user_risk", format!("SELECT * EXCLUDE (raw) FROM risk_detections WHERE user_principal_name = {u}")),
+        ("user_azure", format!("SELECT * EXCLUDE (raw) FROM azure_activity WHERE lower(caller) = {u}")),
     ];
     for (table, sql) in &reads {
         materialise(ctx, table, sql).await?;
@@ -367,6 +369,7 @@ pub(crate) async fn attribute_others(
         ("message_trace", "subject_mail", "user_mail", "original_client_ip"),
         ("risk_detections", "subject_risk", "user_risk", "ip_address"),
         ("graph_activity", "subject_graph_calls", "user_graph", "ip_address"),
+        ("azure_activity", "subject_azure", "user_azure", "caller_ip"),
     ];
     for (source, table, from_table, ip) in others {
         counts.insert(source.into(), materialise(ctx, table, &attributed(from_table, ip)).await?);

@@ -97,7 +97,7 @@ async fn read_identity(ctx: &SessionContext, wanted: &str) -> Result<String, Inv
             ),
         ),
         (
-            "sp_azure",
+            "user_azure",
             format!(
                 "SELECT * EXCLUDE (raw) FROM azure_activity WHERE lower(caller) IN ({keys}) OR lower(caller_app_id) IN ({keys})"
             ),
@@ -224,7 +224,7 @@ async fn mark_signins(
 
 /// The directory changes weighed by who made them (`subject_audits`, replacing the shared
 /// stage's, which weighs addresses against the identity's own), the Graph requests
-/// (`subject_graph`) and the Azure operations (`subject_azure`). A change is foreign when the
+/// (`subject_graph`; the Azure operations are the shared stage's `subject_azure`). A change is foreign when the
 /// person who made it did so from an address and network they never signed in from
 /// successfully before the window, not the tenant's shared egress and not explained by the
 /// context; a change an application made is judged by whether that application signed in from
@@ -272,17 +272,6 @@ async fn judge_changes(ctx: &SessionContext, bounds: &Bounds, counts: &mut Count
            request_method IN ('POST', 'PUT', 'PATCH', 'DELETE') AS writes
          FROM subject_graph_calls g ORDER BY time, record_id";
     materialise(ctx, "subject_graph", graph).await?;
-    let azure = format!(
-        "SELECT z.*, {phase} AS phase, ip_class(z.caller_ip) AS ip_class,
-           {phase} <> 'baseline' AND coalesce(z.caller_ip, '') <> '' AND (fi.k IS NOT NULL OR (ki.k IS NULL AND kn.k IS NULL)) AS foreign,
-           upper(operation_name) NOT LIKE '%/READ' AS writes
-         FROM sp_azure z
-         LEFT JOIN subject_known_ips ki ON ki.k = z.caller_ip
-         LEFT JOIN subject_known_nets kn ON kn.k = coalesce(CAST(ip_asn(z.caller_ip) AS VARCHAR), z.caller_ip)
-         LEFT JOIN subject_foreign_ips fi ON fi.k = z.caller_ip
-         WHERE time >= {from} AND time <= {until} ORDER BY time, record_id"
-    );
-    counts.insert("azure_activity".into(), materialise(ctx, "subject_azure", &azure).await?);
     Ok(())
 }
 

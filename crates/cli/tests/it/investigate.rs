@@ -393,3 +393,31 @@ fn every_story_report_renders_as_pinned() {
         }
     }
 }
+
+#[test]
+fn without_a_time_every_attack_story_is_found_from_the_hunt() {
+    // The analyst names only the account: the window comes from the hunt's alerts on it.
+    intel_dir();
+    let store = path(&demo().store);
+    let mut wrong = Vec::new();
+    for s in demo().manifest["stories"].as_array().unwrap() {
+        let expected = s["expected_verdict"].as_str().unwrap();
+        if !expected.starts_with("true_positive") {
+            continue;
+        }
+        let user = s["user"].as_str().unwrap();
+        let (code, out, err) = run(&["investigate", "--store", store, "--user", user, "--format", "json"]);
+        assert_eq!(code, 1, "{}: {err}", s["id"]);
+        let r: Value = serde_json::from_str(&out).unwrap();
+        if r["verdict"] != expected {
+            wrong.push(format!(
+                "{}: {} (expected {expected}), window {}",
+                s["id"], r["verdict"], r["subject"]["window_from"]
+            ));
+        }
+        let start = chrono::DateTime::parse_from_rfc3339(s["start"].as_str().unwrap()).unwrap();
+        let end = chrono::DateTime::parse_from_rfc3339(r["subject"]["end"].as_str().unwrap()).unwrap();
+        assert!(start <= end, "{}: the window ends before the story starts", s["id"]);
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -354,3 +354,14 @@ fn device_code_phishing_is_named_in_the_title() {
         assert!(r["title"].as_str().unwrap().contains("device-code phishing"), "{}", r["title"]);
     }
 }
+
+#[test]
+fn what_the_account_then_did_in_azure_is_evidence() {
+    for r in story_reports("privileged-takeover") {
+        assert_eq!(r["verdict"], "true_positive", "{}", reasoning(&r));
+        let said = evidence(&r);
+        assert!(said.contains("ROLEASSIGNMENTS/WRITE"), "the Azure role assignment from the Tor exit: {said}");
+        let cited: Vec<&str> = r["records"].as_array().unwrap().iter().map(|x| x["table"].as_str().unwrap()).collect();
+        assert!(cited.contains(&"azure_activity"), "{cited:?}");
+    }
+}
