@@ -87,6 +87,10 @@ pub enum Format {
     Html,
     /// An incident report in Markdown, shaped like seed 003.
     Incident,
+    /// The timeline as CSV, one row per event (time, kind, actor or owner, what, address,
+    /// country, address class, provider, user agent, account, record ids), for Timeline
+    /// Explorer or a spreadsheet; text neutralised.
+    Csv,
 }
 
 impl Format {
@@ -96,17 +100,19 @@ impl Format {
             Format::Md => "md",
             Format::Html => "html",
             Format::Incident => "incident.md",
+            Format::Csv => "timeline.csv",
         }
     }
 
     /// The report (as its JSON value) in this format.
     pub fn render(self, report: &serde_json::Value) -> anyhow::Result<String> {
-        use sleuth_render::report::{html, incident, markdown};
+        use sleuth_render::report::{html, incident, markdown, timeline_csv};
         Ok(match self {
             Format::Json => serde_json::to_string_pretty(report)? + "\n",
             Format::Md => markdown::render(report),
             Format::Html => html::render(report),
             Format::Incident => incident::render(report),
+            Format::Csv => timeline_csv::render(report),
         })
     }
 }

@@ -421,3 +421,38 @@ fn without_a_time_every_attack_story_is_found_from_the_hunt() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn the_timeline_as_csv_has_a_row_per_event_and_renders_again_from_the_saved_report() {
+    intel_dir();
+    let (_, json) = investigated("token-theft-bec");
+    let s = story("token-theft-bec");
+    let store = path(&demo().store);
+    let args =
+        ["investigate", "--store", store, "--user", s["user"].as_str().unwrap(), "--at", s["start"].as_str().unwrap()];
+    let (code, out, err) = run(&[&args[..], &["--format", "csv"]].concat());
+    assert_eq!(code, 1, "{err}");
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..4], ["time", "last", "kind", "who"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let timeline = json["timeline"].as_array().unwrap();
+    assert_eq!(rows.len(), timeline.len(), "one row per timeline event");
+    let actor_rows: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[3] == "actor").collect();
+    assert!(!actor_rows.is_empty(), "the actor's events are marked");
+    assert!(actor_rows.iter().any(|r| !r[7].is_empty()), "the actor's addresses carry their class");
+    let ids = header.iter().position(|h| h == "record_ids").unwrap();
+    let cited: std::collections::BTreeSet<&str> =
+        json["records"].as_array().unwrap().iter().map(|r| r["record_id"].as_str().unwrap()).collect();
+    assert!(
+        rows.iter().flat_map(|r| r[ids].split(' ').collect::<Vec<_>>()).all(|id| cited.contains(id)),
+        "every id is in the report's records"
+    );
+    // The same CSV from the saved JSON report.
+    let dir = temp();
+    let saved = dir.path().join("report.json");
+    std::fs::write(&saved, serde_json::to_string(&json).unwrap()).unwrap();
+    let (code, again, err) = run(&["report", path(&saved), "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again, out);
+}

@@ -1,11 +1,12 @@
 //! Renderings of an investigation report's JSON: Markdown for a ticket, HTML for a browser,
-//! and the incident report (seed 003's shape) in Markdown. They read the JSON value, not the
+//! the incident report (seed 003's shape) in Markdown, and the timeline as CSV. They read the JSON value, not the
 //! Rust type, so a saved report renders the same as a fresh one. Every string that came from a
 //! log is attacker-controlled and is escaped for the target format.
 
 pub mod html;
 pub mod incident;
 pub mod markdown;
+pub mod timeline_csv;
 
 /// How many of the actor's sign-ins a report lists one by one; the IOCs count them all.
 pub const ACTOR_SIGN_INS_SHOWN: usize = 200;
