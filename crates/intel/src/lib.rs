@@ -36,4 +36,7 @@ pub use ranges::{SpecialRange, special_range};
 pub use shared::SharedIntel;
 pub use table::{RangeTable, RangeTableBuilder};
 pub use travel::{Position, Travel, distance_km};
-pub use ua::{UaClass, UserAgent, classify as classify_user_agent};
+pub use ua::{
+    Marker as UserAgentMarker, USER_FILE as USER_AGENT_FILE, UaClass, UserAgent, classify as classify_user_agent,
+    user_markers as user_agent_list,
+};

@@ -1,5 +1,9 @@
 //! User-agent classes: what kind of client signed in. Seed 003 turned on `node-fetch` being an
-//! automation library; credential stuffing shows up as `BAV2ROPC` legacy authentication.
+//! automation library; credential stuffing shows up as `BAV2ROPC` legacy authentication. The
+//! markers are data, `lists/user-agents.tsv`, each with its source; users add their own in
+//! `user-agents.tsv` in the intelligence folder. Browsers are recognised after the list.
+
+use std::sync::OnceLock;
 
 /// What kind of client a user agent string belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,6 +25,21 @@ pub enum UaClass {
 }
 
 impl UaClass {
+    /// The class a list names, by its name.
+    pub fn from_name(name: &str) -> Option<UaClass> {
+        [
+            UaClass::Empty,
+            UaClass::Browser,
+            UaClass::MicrosoftClient,
+            UaClass::Automation,
+            UaClass::OffensiveTool,
+            UaClass::LegacyProtocol,
+            UaClass::Other,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             UaClass::Empty => "empty",
@@ -42,56 +61,72 @@ pub struct UserAgent {
     pub product: Option<String>,
     pub version: Option<String>,
     pub os: Option<&'static str>,
-    /// The marker that decided the class, for the analyst.
+    /// Why: the source of the list entry that decided the class, for the analyst.
     pub evidence: Option<&'static str>,
 }
 
-/// Markers, matched case-insensitively as substrings, in order: the first match decides.
-/// Offensive tooling first (some tools imitate libraries), then legacy protocols, automation
-/// libraries and Microsoft clients; browsers last, because nearly everything says "Mozilla".
-const MARKERS: &[(&str, UaClass, &str)] = &[
-    (
-        "bav2ropc",
-        UaClass::OffensiveTool,
-        "BAV2ROPC (resource-owner password credentials, typical of password spraying)",
-    ),
-    ("aadinternals", UaClass::OffensiveTool, "AADInternals"),
-    ("tokentactics", UaClass::OffensiveTool, "TokenTactics"),
-    ("graphrunner", UaClass::OffensiveTool, "GraphRunner"),
-    ("roadtools", UaClass::OffensiveTool, "ROADtools"),
-    ("msspray", UaClass::OffensiveTool, "MSSpray"),
-    ("trevorspray", UaClass::OffensiveTool, "TREVORspray"),
-    ("evilginx", UaClass::OffensiveTool, "Evilginx"),
-    ("exchange activesync", UaClass::LegacyProtocol, "Exchange ActiveSync"),
-    ("activesync", UaClass::LegacyProtocol, "Exchange ActiveSync"),
-    ("imap", UaClass::LegacyProtocol, "IMAP"),
-    ("pop3", UaClass::LegacyProtocol, "POP3"),
-    ("smtp", UaClass::LegacyProtocol, "SMTP"),
-    ("node-fetch", UaClass::Automation, "node-fetch"),
-    ("axios", UaClass::Automation, "axios"),
-    ("python-requests", UaClass::Automation, "python-requests"),
-    ("python-urllib", UaClass::Automation, "Python urllib"),
-    ("aiohttp", UaClass::Automation, "aiohttp"),
-    ("httpx", UaClass::Automation, "httpx"),
-    ("go-http-client", UaClass::Automation, "Go net/http"),
-    ("curl/", UaClass::Automation, "curl"),
-    ("wget/", UaClass::Automation, "Wget"),
-    ("okhttp", UaClass::Automation, "OkHttp"),
-    ("java/", UaClass::Automation, "Java HTTP client"),
-    ("apache-httpclient", UaClass::Automation, "Apache HttpClient"),
-    ("libwww-perl", UaClass::Automation, "libwww-perl"),
-    ("postmanruntime", UaClass::Automation, "Postman"),
-    ("undici", UaClass::Automation, "undici"),
-    ("windowspowershell", UaClass::Automation, "Windows PowerShell"),
-    ("powershell", UaClass::Automation, "PowerShell"),
-    ("microsoft office", UaClass::MicrosoftClient, "Microsoft Office"),
-    ("outlook", UaClass::MicrosoftClient, "Outlook"),
-    ("teams", UaClass::MicrosoftClient, "Microsoft Teams"),
-    ("msal", UaClass::MicrosoftClient, "MSAL"),
-    ("microsoft authentication broker", UaClass::MicrosoftClient, "Authentication Broker"),
-    ("onedrive", UaClass::MicrosoftClient, "OneDrive"),
-    ("windows-azure", UaClass::MicrosoftClient, "Azure client"),
-];
+/// One entry of the user-agent list (`lists/user-agents.tsv`, or the user's own file): a
+/// lower-case marker matched as a substring, the class and product it says, and its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub marker: String,
+    pub class: UaClass,
+    pub product: String,
+    pub source: String,
+}
+
+/// The built-in list, compiled in.
+const BUILT_IN: &str = include_str!("../lists/user-agents.tsv");
+
+/// The name of the user's own list in the intelligence folder, tried before the built-in one.
+pub const USER_FILE: &str = "user-agents.tsv";
+
+/// Parses a user-agent list; the error names the line.
+pub fn parse_markers(text: &str) -> Result<Vec<Marker>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let [marker, class, product, source] = fields[..] else {
+            return Err(format!("line {}: expected marker, class, product and source separated by tabs", n + 1));
+        };
+        let class = UaClass::from_name(class).ok_or_else(|| format!("line {}: unknown class {class:?}", n + 1))?;
+        if marker.is_empty() || product.is_empty() || source.is_empty() {
+            return Err(format!("line {}: marker, product and source must not be empty", n + 1));
+        }
+        out.push(Marker { marker: marker.to_lowercase(), class, product: product.into(), source: source.into() });
+    }
+    Ok(out)
+}
+
+/// The markers in force: the user's file (`USER_FILE` in the intelligence folder), if any,
+/// then the built-in list. Read once per process. A user file that does not parse is left out
+/// with a warning naming the line; `sleuth intel --ua` reports it too.
+pub fn markers() -> &'static [Marker] {
+    static MARKERS: OnceLock<Vec<Marker>> = OnceLock::new();
+    MARKERS.get_or_init(|| {
+        let mut all = match user_markers() {
+            Some(Ok(mine)) => mine,
+            Some(Err(why)) => {
+                tracing::warn!("{why}; using the built-in user-agent list only");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        all.extend(parse_markers(BUILT_IN).unwrap_or_else(|e| panic!("built-in user-agent list: {e}")));
+        all
+    })
+}
+
+/// The user's own list, when the intelligence folder holds one: its entries, or why not.
+pub fn user_markers() -> Option<Result<Vec<Marker>, String>> {
+    let path = crate::default_dir().join(USER_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(parse_markers(&text).map_err(|e| format!("{}: {e}", path.display())))
+}
 
 const BROWSERS: &[(&str, &str)] = &[
     ("Edg/", "Edge"),
@@ -121,13 +156,13 @@ pub fn classify(ua: &str) -> UserAgent {
         return UserAgent { class: UaClass::Empty, product: None, version: None, os: None, evidence: None };
     }
     let lower = text.to_ascii_lowercase();
-    if let Some((marker, class, evidence)) = MARKERS.iter().find(|(m, _, _)| lower.contains(m)) {
+    if let Some(m) = markers().iter().find(|m| lower.contains(&m.marker)) {
         return UserAgent {
-            class: *class,
-            product: Some(evidence.split(" (").next().unwrap_or(evidence).to_string()),
-            version: version_after(text, marker),
+            class: m.class,
+            product: Some(m.product.clone()),
+            version: version_after(text, &m.marker),
             os,
-            evidence: Some(evidence),
+            evidence: Some(m.source.as_str()),
         };
     }
     if text.starts_with("Mozilla/") {
@@ -174,6 +209,30 @@ mod tests {
                 UaClass::MicrosoftClient,
                 Some("Microsoft Office"),
             ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Teams/1.3.00.30866 Chrome/80.0.3987.165 Electron/8.5.1 Safari/537.36",
+                UaClass::OffensiveTool,
+                Some("TeamFiltration"),
+            ),
+            ("Mozilla/4.0 (Hydra)", UaClass::OffensiveTool, Some("THC Hydra")),
+            ("sqlmap/1.8.2#stable (https://sqlmap.org)", UaClass::OffensiveTool, Some("sqlmap")),
+            (
+                "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+                UaClass::OffensiveTool,
+                Some("Nmap Scripting Engine"),
+            ),
+            ("azurehound/v2.1.7", UaClass::OffensiveTool, Some("AzureHound")),
+            ("python/3.11.8 (Windows-10-10.0.22631-SP0) AZURECLI/2.61.0 (MSI)", UaClass::Automation, Some("Azure CLI")),
+            (
+                "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+                UaClass::MicrosoftClient,
+                Some("Office embedded browser"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Teams/1.7.00.13456 Chrome/108.0.5359.215 Electron/22.3.27 Safari/537.36",
+                UaClass::MicrosoftClient,
+                Some("Microsoft Teams"),
+            ),
             ("", UaClass::Empty, None),
             ("something-unheard-of", UaClass::Other, None),
         ];
@@ -181,6 +240,20 @@ mod tests {
             let got = classify(ua);
             assert_eq!((got.class, got.product.as_deref()), (class, product), "{ua}");
         }
+    }
+
+    #[test]
+    fn every_list_entry_names_its_source_and_a_bad_line_is_named() {
+        let built_in = parse_markers(BUILT_IN).unwrap();
+        assert!(built_in.len() >= 40);
+        assert!(built_in.iter().all(|m| m.source.len() > 10 && m.marker == m.marker.to_lowercase()));
+        // An agent keeps its evidence: the source of the entry that decided it.
+        let got = classify("sqlmap/1.8.2#stable (https://sqlmap.org)");
+        assert!(got.evidence.unwrap().contains("sqlmap.org"));
+        let err = parse_markers("# comment\nfoo\tautomation\tFoo\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let err = parse_markers("foo\tscripty\tFoo\tsomewhere\n").unwrap_err();
+        assert!(err.contains("scripty"), "{err}");
     }
 
     #[test]

@@ -143,6 +143,12 @@ pub fn run(args: IntelArgs) -> anyhow::Result<ExitCode> {
             None => anyhow::bail!("checking breaches needs a Have I Been Pwned key in HIBP_API_KEY"),
         }
     }
+    // The user's own user-agent list is read with the built-in one: a broken one is said here.
+    if !args.user_agents.is_empty()
+        && let Some(Err(why)) = sleuth_intel::user_agent_list()
+    {
+        anyhow::bail!("user-agent list {why}");
+    }
     match args.format {
         Format::Json => {
             let ips: Vec<_> = found

@@ -322,3 +322,27 @@ fn a_users_own_maxmind_files_replace_the_packaged_databases() {
     assert_eq!(a[4]["country"], "JP");
     assert_eq!(a[5]["class"], "tor_exit");
 }
+
+#[test]
+fn a_users_own_agent_list_is_tried_first_and_a_broken_one_is_named() {
+    let dir = temp();
+    let list = dir.path().join("user-agents.tsv");
+    // The user's entry wins over the built-in "python-requests" one.
+    std::fs::write(&list, "# ours\nacme-sync\tautomation\tAcme Sync\tour backup tool, ticket IT-42\n").unwrap();
+    let out = sleuth()
+        .env("SLEUTH_INTEL_DIR", dir.path())
+        .args(["intel", "--format", "json", "--ua", "acme-sync/2.0 python-requests/2.31"])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let agent = &v["user_agents"][0];
+    assert_eq!((agent["class"].as_str(), agent["product"].as_str()), (Some("automation"), Some("Acme Sync")));
+    assert_eq!(agent["evidence"], "our backup tool, ticket IT-42");
+    std::fs::write(&list, "acme-sync\tscripty\tAcme\tx\n").unwrap();
+    let out = sleuth().env("SLEUTH_INTEL_DIR", dir.path()).args(["intel", "--ua", "acme-sync/2.0"]).output().unwrap();
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 2);
+    assert!(err.contains("user-agents.tsv") && err.contains("line 1") && err.contains("scripty"), "{err}");
+}
