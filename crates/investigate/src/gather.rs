@@ -10,6 +10,7 @@
 //! | `subject_risk` | Identity Protection detections and risk states for the account |
 //! | `subject_graph` | Microsoft Graph requests made with the account's tokens, with the sign-in that issued each token |
 //! | `subject_azure` | Azure Resource Manager operations the account made (Activity log) |
+//! | `subject_sspr_history` | self-service resets of the account and the organisation, in the window and the 90 days before |
 //! | `context_notes` | the analyst's triage notes about the account |
 //! | `subject` | one row: the account, the window, and how much baseline there is |
 //!
@@ -107,8 +108,41 @@ pub async fn gather(
     baseline(ctx).await?;
     mark_signins(ctx, &mut counts).await?;
     attribute_others(ctx, &user, &bounds, &mut counts).await?;
+    sspr_history(ctx, &user, &bounds).await?;
     summarise(ctx, &user, &bounds).await?;
     Ok((subject, counts))
+}
+
+/// Days of history a self-service reset is compared against (seed 001, step 4).
+pub const SSPR_HISTORY_DAYS: i64 = 90;
+
+/// Self-service resets and unlocks of the account and of the whole organisation, in the window
+/// and in the `SSPR_HISTORY_DAYS` before it (`subject_sspr_history`, one row): what seed 001's
+/// step 4 compares, and step 7's organisation-wide sweep. `coverage_days` says how much of the
+/// 90 days the store actually holds audits for.
+async fn sspr_history(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
+    let u = literal(user);
+    let Bounds { start, end, .. } = bounds;
+    let sql = format!(
+        "WITH resets AS (
+           SELECT time, lower(coalesce(target_upn, user_principal_name, initiated_by_upn)) AS who, activity
+           FROM audits
+           WHERE time >= {start} - INTERVAL '{SSPR_HISTORY_DAYS} days' AND time <= {end}
+             AND (activity ILIKE 'Reset password (self-service)%' OR activity ILIKE 'Unlock user account (self-service)%'
+                  OR activity ILIKE 'Self-service password reset%' AND activity NOT ILIKE '%flow activity progress%')),
+         held AS (SELECT min(time) AS first FROM audits)
+         SELECT
+           (SELECT count(*) FROM resets WHERE who = {u} AND time >= {start}) AS user_window,
+           (SELECT count(*) FROM resets WHERE who = {u} AND time < {start}) AS user_prior,
+           (SELECT count(DISTINCT date_trunc('day', time)) FROM resets WHERE who = {u} AND time < {start}) AS user_prior_days,
+           (SELECT count(*) FROM resets WHERE time >= {start}) AS org_window,
+           (SELECT count(*) FROM resets WHERE time < {start}) AS org_prior,
+           CAST(greatest(least({SSPR_HISTORY_DAYS},
+             (SELECT CAST(floor((to_unixtime({start}) - to_unixtime(first)) / 86400) AS BIGINT) FROM held)), 0) AS BIGINT) AS coverage_days,
+           round((to_unixtime({end}) - to_unixtime({start})) / 86400.0, 1) AS window_days"
+    );
+    materialise(ctx, "subject_sspr_history", &sql).await?;
+    Ok(())
 }
 
 /// The window and the span around it, as SQL literals, and each row's phase.

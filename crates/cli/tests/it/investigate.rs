@@ -89,6 +89,13 @@ fn seed_000_the_blocked_sspr_takeover_is_reproduced_point_by_point() {
     assert_eq!(conclusion(&r, "credentials-held"), "Attacker Does Not Have Password");
     assert!(evidence_of(&r, "credentials-held").join("\n").contains("code sent by SMS"), "the SMS verification");
     assert_eq!(conclusion(&r, "sspr"), "Self-Service Recovery Abused");
+    // Seed 001 step 4: the reset frequency against the account's and the organisation's history.
+    let sspr = evidence_of(&r, "sspr").join("\n");
+    assert!(
+        sspr.contains("first self-service reset or unlock in") && sspr.contains("day(s) of audit history"),
+        "{sspr}"
+    );
+    assert!(sspr.contains("Organisation-wide") && sspr.contains("the daily rate"), "{sspr}");
     assert!(r["tags"].as_array().unwrap().iter().any(|t| t == "sspr-abuse"));
     let timeline = r["timeline"].to_string();
     assert!(timeline.contains("anonymizedIPAddress"), "the anonymised (VPN) address is in the timeline");
