@@ -44,9 +44,10 @@ use serde::{Deserialize, Serialize};
 use crate::InvestigateError;
 
 /// The built-in questions, compiled into the binary.
-const BUILT_IN: [(&str, &str); 16] = [
+const BUILT_IN: [(&str, &str); 17] = [
     ("triage.toml", include_str!("questions/triage.toml")),
     ("normal-work.toml", include_str!("questions/normal-work.toml")),
+    ("ueba.toml", include_str!("questions/ueba.toml")),
     ("role-scope.toml", include_str!("questions/role-scope.toml")),
     ("user-error.toml", include_str!("questions/user-error.toml")),
     ("actor-attempts.toml", include_str!("questions/actor-attempts.toml")),

@@ -365,3 +365,24 @@ fn what_the_account_then_did_in_azure_is_evidence() {
         assert!(cited.contains(&"azure_activity"), "{cited:?}");
     }
 }
+
+#[test]
+fn what_is_new_for_the_account_is_said_with_the_baseline_numbers() {
+    let [r, _] = both("device-code-after-hotel");
+    let said = evidence(&r);
+    assert!(said.contains("First-time country: NL (the baseline's successful sign-ins: GB"), "{said}");
+    assert!(said.contains("First-time network (ISP or provider): DigitalOcean"), "{said}");
+    // A dormant account signing in again, and an account created just before its first use.
+    let c = case("dormant-and-new");
+    for r in both("dormant-and-new") {
+        let said = evidence(&r);
+        assert!(said.contains("Dormant account reactivated") && said.contains("54 days before the window"), "{said}");
+        assert!(!said.contains("First-time country"), "no baseline, no first time: {said}");
+    }
+    let r = investigate("dormant-and-new", c["new_account"].as_str().unwrap(), c["new_account_at"].as_str());
+    assert!(
+        evidence(&r).contains("The account is new: created 2025-03-10T16:00:00Z by it.admin@contoso.example"),
+        "{}",
+        evidence(&r)
+    );
+}
