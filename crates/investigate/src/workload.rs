@@ -210,9 +210,9 @@ async fn mark_signins(
     // Who else, person or workload, signed in from the new addresses.
     let neighbours = format!(
         "SELECT ip_address, count(DISTINCT who) AS users, array_agg(DISTINCT CASE WHEN who <> {n} THEN who END) AS other_users
-         FROM (SELECT ip_address, lower(user_principal_name) AS who FROM signins WHERE ip_address IN (SELECT k FROM subject_foreign_ips)
-               UNION ALL SELECT ip_address, lower(coalesce(service_principal_name, app_id)) FROM service_principal_signins
-               WHERE ip_address IN (SELECT k FROM subject_foreign_ips))
+         FROM (SELECT s.ip_address, lower(s.user_principal_name) AS who FROM subject_foreign_ips f JOIN signins s ON s.ip_address = f.k
+               UNION ALL SELECT s.ip_address, lower(coalesce(s.service_principal_name, s.app_id))
+               FROM subject_foreign_ips f JOIN service_principal_signins s ON s.ip_address = f.k)
          GROUP BY ip_address ORDER BY ip_address"
     );
     counts.insert(
@@ -246,9 +246,10 @@ async fn judge_changes(ctx: &SessionContext, bounds: &Bounds, counts: &mut Count
         ctx,
         "sp_org_ips",
         &format!(
-            "SELECT ip_address AS k FROM signins WHERE result_type = 0 AND ip_address IN (SELECT initiated_by_ip FROM user_audits)
-             GROUP BY ip_address HAVING count(DISTINCT user_principal_name) >= {ORG_MIN_ACCOUNTS}
-               AND max(ip_class(ip_address)) NOT IN ('tor_exit', 'vpn', 'hosting')"
+            "SELECT a.ip AS k FROM (SELECT DISTINCT initiated_by_ip AS ip FROM user_audits WHERE initiated_by_ip IS NOT NULL) a
+             JOIN signins s ON s.ip_address = a.ip AND s.result_type = 0
+             GROUP BY a.ip HAVING count(DISTINCT s.user_principal_name) >= {ORG_MIN_ACCOUNTS}
+               AND max(ip_class(a.ip)) NOT IN ('tor_exit', 'vpn', 'hosting')"
         ),
     )
     .await?;
