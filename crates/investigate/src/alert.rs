@@ -266,8 +266,10 @@ fn address(text: &str) -> Option<String> {
     host.trim_matches(['[', ']']).parse::<IpAddr>().ok().map(|ip| ip.to_string())
 }
 
+/// A time as the exports write it, read as ingest reads every log's times (RFC 3339 with any
+/// number of fractional digits, the space-separated and locale forms).
 fn time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    sleuth_ingest::time::parse(text)
 }
 
 /// The store's accounts and workload identities the alert points at: its users that the store
@@ -366,10 +368,11 @@ mod tests {
     #[test]
     fn a_sentinel_alert_row_opens_its_entities_text() {
         let row = json!({
-            "AlertName": "Anomalous sign-in", "StartTime": "2025-03-12T09:00:00Z", "EndTime": "2025-03-12T09:30:00Z",
+            "AlertName": "Anomalous sign-in", "StartTime": "2025-03-12 09:00:00.000", "EndTime": "2025-03-12T09:30:00Z",
             "Entities": "[{\"$id\":\"2\",\"Type\":\"account\",\"Name\":\"tom.reyes\",\"UPNSuffix\":\"contoso.example\"},{\"$id\":\"3\",\"Type\":\"ip\",\"Address\":\"159.89.214.31:443\"}]"
         });
         let e = entities(&row);
+        assert_eq!(e.first, time("2025-03-12T09:00:00Z"), "the space-separated start is read");
         assert_eq!(e.users.iter().collect::<Vec<_>>(), ["tom.reyes@contoso.example"]);
         assert_eq!(e.ips.iter().collect::<Vec<_>>(), ["159.89.214.31"]);
         assert_eq!(e.title.as_deref(), Some("Anomalous sign-in"));
