@@ -222,14 +222,12 @@ pub struct Runbook {
 
 impl Runbook {
     pub fn built_in() -> Runbook {
-        Runbook::from_texts(BUILT_IN.iter().map(|(name, text)| (name.to_string(), text.to_string())))
-            .expect("the built-in questions are valid (tested)")
+        Runbook::compiled(&BUILT_IN)
     }
 
     /// The built-in questions about a service principal or managed identity.
     pub fn workload() -> Runbook {
-        Runbook::from_texts(WORKLOAD.iter().map(|(name, text)| (name.to_string(), text.to_string())))
-            .expect("the built-in workload questions are valid (tested)")
+        Runbook::compiled(&WORKLOAD)
     }
 
     /// The built-in questions for `kind`, plus every `*.toml` in `dir` when given; a file whose
@@ -241,9 +239,13 @@ impl Runbook {
         };
         match dir {
             Some(dir) => Runbook::with_dir_over(built_in, dir),
-            None => Ok(Runbook::from_texts(built_in.iter().map(|(name, text)| (name.to_string(), text.to_string())))
-                .expect("the built-in questions are valid (tested)")),
+            None => Ok(Runbook::compiled(built_in)),
         }
+    }
+
+    fn compiled(files: &[(&str, &str)]) -> Runbook {
+        Runbook::from_texts(files.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+            .expect("the built-in questions are valid (tested)")
     }
 
     /// The built-in questions plus every `*.toml` in `dir`; a file whose `id` is built in

@@ -323,7 +323,8 @@ fn write_user_agent(ua: &str, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "  os         {os}")?;
     }
     if let Some(evidence) = agent.evidence {
-        writeln!(out, "  evidence   {evidence}")?;
+        // The user's own list may say anything: shown as any other text.
+        writeln!(out, "  evidence   {}", visible(evidence))?;
     }
     Ok(())
 }

@@ -122,10 +122,8 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Context::load(path)?,
         None => Context::default(),
     };
-    let runbooks = [SubjectKind::User, SubjectKind::ServicePrincipal]
-        .map(|kind| Runbook::for_kind(kind, args.questions.as_deref()));
-    let [people, workloads] = runbooks;
-    let (people, workloads) = (people?, workloads?);
+    let people = Runbook::for_kind(SubjectKind::User, args.questions.as_deref())?;
+    let workloads = Runbook::for_kind(SubjectKind::ServicePrincipal, args.questions.as_deref())?;
     let span = Span { baseline_days: args.baseline_days, follow_days: 14, reach_hours: args.reach_hours };
     let store = Store::open(&args.store)?;
     let reports = super::runtime()?.block_on(async {

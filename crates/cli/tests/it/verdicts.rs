@@ -20,21 +20,25 @@ fn case(id: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(case_dir(id).join("case.json")).unwrap()).unwrap()
 }
 
-/// The case's store, ingested once.
-fn store(id: &str) -> PathBuf {
-    static STORES: OnceLock<Mutex<BTreeMap<String, (PathBuf, tempfile::TempDir)>>> = OnceLock::new();
-    let stores = STORES.get_or_init(Default::default);
-    let mut stores = stores.lock().unwrap();
-    if let Some((path, _)) = stores.get(id) {
-        return path.clone();
+/// A store of the exports in `folder`, ingested once per folder.
+fn ingested(folder: PathBuf) -> PathBuf {
+    static STORES: OnceLock<Mutex<BTreeMap<PathBuf, (PathBuf, tempfile::TempDir)>>> = OnceLock::new();
+    let mut stores = STORES.get_or_init(Default::default).lock().unwrap();
+    if let Some((store, _)) = stores.get(&folder) {
+        return store.clone();
     }
     intel_dir();
     let dir = temp();
     let store = dir.path().join("store");
-    let (code, out, err) = run(&["ingest", path(&case_dir(id).join("export")), "--store", path(&store), "--quiet"]);
-    assert_eq!(code, 0, "{id}: {out}\n{err}");
-    stores.insert(id.to_owned(), (store.clone(), dir));
+    let (code, out, err) = run(&["ingest", path(&folder), "--store", path(&store), "--quiet"]);
+    assert_eq!(code, 0, "{}: {out}\n{err}", folder.display());
+    stores.insert(folder, (store.clone(), dir));
     store
+}
+
+/// The case's store.
+fn store(id: &str) -> PathBuf {
+    ingested(case_dir(id).join("export"))
 }
 
 /// The JSON report on `user` in case `id`, at `at` when given, with the case's context.
@@ -168,21 +172,9 @@ fn the_owners_phone_on_its_carrier_is_not_an_ioc_and_identity_protection_is_hear
     }
 }
 
-/// The story's store (a rule-test story of tests/fixtures/stories), ingested once.
+/// The store of a rule-test story (tests/fixtures/stories).
 fn story_store(id: &str) -> PathBuf {
-    static STORES: OnceLock<Mutex<BTreeMap<String, (PathBuf, tempfile::TempDir)>>> = OnceLock::new();
-    let stores = STORES.get_or_init(Default::default);
-    let mut stores = stores.lock().unwrap();
-    if let Some((path, _)) = stores.get(id) {
-        return path.clone();
-    }
-    intel_dir();
-    let dir = temp();
-    let store = dir.path().join("store");
-    let (code, out, err) = run(&["ingest", path(&fixture("stories").join(id)), "--store", path(&store), "--quiet"]);
-    assert_eq!(code, 0, "{id}: {out}\n{err}");
-    stores.insert(id.to_owned(), (store.clone(), dir));
-    store
+    ingested(fixture("stories").join(id))
 }
 
 /// `investigate --service-principal` on a story's store; the report must follow the schema.
