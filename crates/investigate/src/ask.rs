@@ -29,6 +29,9 @@ pub struct Evidence {
     /// How a conflict was settled, for the items that lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved: Option<String>,
+    /// The fact this item established, when it sets one (what a false-positive check cites).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sets: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,7 +144,14 @@ fn item(rule: &EvidenceRule, row: &Map<String, Value>) -> Evidence {
     };
     records.sort();
     records.dedup();
-    Evidence { stance: rule.stance, confidence: rule.confidence, says: fill(&rule.says, row), records, resolved: None }
+    Evidence {
+        stance: rule.stance,
+        confidence: rule.confidence,
+        says: fill(&rule.says, row),
+        records,
+        resolved: None,
+        sets: rule.sets.clone(),
+    }
 }
 
 /// `template` with each `{column}` replaced by the row's value. Lists are sorted, without

@@ -358,12 +358,13 @@ async fn mark_signins(ctx: &SessionContext, counts: &mut Counts) -> Result<(), I
     counts.insert("signins".into(), materialise(ctx, "subject_signins", signins).await?);
     materialise(ctx, "subject_foreign_ips", "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE foreign")
         .await?;
-    // The owner's phone moving between carrier addresses: what its sign-ins showed to be the
-    // owner is the owner's in the audit and mailbox records too.
+    // What the sign-ins showed to be the owner (a known device on a new network, the owner's
+    // phone moving between carriers) is the owner's in the audit and mailbox records too: an
+    // address that signed in successfully in the window and was not judged foreign.
     materialise(
         ctx,
         "subject_owner_ips",
-        "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE owner_roaming AND NOT foreign",
+        "SELECT DISTINCT ip_address AS k FROM subject_signins WHERE phase <> 'baseline' AND succeeded AND NOT foreign",
     )
     .await?;
     Ok(())

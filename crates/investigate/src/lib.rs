@@ -12,6 +12,7 @@ pub mod ask;
 pub mod context;
 pub mod gather;
 pub mod report;
+pub mod response;
 pub mod runbook;
 mod sql;
 pub mod subject;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::InvestigateError;
 use crate::ask::{Answer, Pivot};
 use crate::gather::Counts;
+use crate::response::{Action, Escalation, FalsePositiveCheck};
 use crate::runbook::{Confidence, Runbook, Technique};
 use crate::sql::{literal, time_range, ts};
 use crate::subject::Subject;
@@ -20,7 +21,7 @@ use crate::verdict::{Decision, Verdict};
 pub use sleuth_render::report::ACTOR_SIGN_INS_SHOWN;
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Minutes a Tier-2 analyst spends per question, and per hundred records read, in the estimate
 /// of time saved. Stated in every report beside the estimate.
@@ -37,7 +38,12 @@ pub struct Report {
     pub subject: Subject,
     pub verdict: String,
     pub confidence: Confidence,
+    /// What to do now: the highest met escalation criterion's action, else the verdict's.
     pub escalation: String,
+    /// The escalation criteria in play: met, or with some of their facts found.
+    pub escalation_criteria: Vec<Escalation>,
+    /// The benign explanations the runbook checks, and what became of each.
+    pub false_positives: Vec<FalsePositiveCheck>,
     pub verdict_reasoning: Vec<String>,
     pub questions: Vec<Answer>,
     pub key_pivots: Vec<Pivot>,
@@ -51,7 +57,8 @@ pub struct Report {
     pub actor_sign_ins: Vec<Map<String, Value>>,
     pub mitre: Vec<Technique>,
     pub detection_opportunities: Vec<Opportunity>,
-    pub containment: Vec<String>,
+    /// Containment steps by urgency, each naming the objects to act on.
+    pub containment: Vec<Action>,
     pub lessons: Vec<String>,
     pub metrics: Metrics,
     /// Every record that evidence or the timeline cites, as the export gave it: `record_id`,
@@ -117,21 +124,13 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
             context: d.context.clone(),
         })
         .collect();
-    let mut containment: Vec<String> = Vec::new();
     let mut lessons: Vec<String> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
     let attack =
         matches!(decision.verdict, Verdict::TruePositive | Verdict::TruePositiveBlocked | Verdict::Inconclusive);
     for q in &asked {
-        if attack {
-            for c in &q.containment {
-                if !containment.contains(c) {
-                    containment.push(c.clone());
-                }
-            }
-            if !q.lesson.is_empty() {
-                lessons.push(q.lesson.clone());
-            }
+        if attack && !q.lesson.is_empty() {
+            lessons.push(q.lesson.clone());
         }
         for t in &q.tags {
             if !tags.contains(t) {
@@ -141,7 +140,6 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
     }
     if !attack {
         tags.retain(|t| t == "benign");
-        containment.push("None needed; record the disposition and the evidence that explains the activity.".into());
     }
     let timeline = rows(ctx, TIMELINE).await?;
     let records = cited_records(ctx, &answers, &timeline).await?;
@@ -152,6 +150,17 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         mail_recipients: rows(ctx, IOC_RECIPIENTS).await?,
         inbox_rules: rows(ctx, IOC_RULES).await?,
     };
+    let containment = if attack {
+        crate::response::containment(ctx, &asked, &iocs.ips, &subject.user).await?
+    } else {
+        vec![crate::response::nothing_to_contain(ctx, &subject.user).await?]
+    };
+    let escalation_criteria = crate::response::escalation(runbook, &facts);
+    let escalation = match escalation_criteria.iter().find(|c| c.met) {
+        Some(top) if attack => top.action.clone(),
+        _ => decision.verdict.escalation().to_owned(),
+    };
+    let false_positives = crate::response::false_positives(runbook, &answers, &facts);
     let locations = rows(ctx, LOCATIONS).await?;
     let actor_sign_ins = rows(ctx, &format!("{ACTOR_SIGN_INS} LIMIT {ACTOR_SIGN_INS_SHOWN}")).await?;
     let records_total = counts.values().sum();
@@ -184,7 +193,7 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         foreign,
         questions_asked,
         records_total,
-        decision.verdict.escalation(),
+        escalation,
     );
     let id = short_hash(&format!("{}|{}|{}", subject.user, stamp(subject.start), stamp(subject.end)));
     Ok(Report {
@@ -195,7 +204,9 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         tags,
         verdict: decision.verdict.name().to_owned(),
         confidence: decision.confidence,
-        escalation: decision.verdict.escalation().to_owned(),
+        escalation,
+        escalation_criteria,
+        false_positives,
         verdict_reasoning: decision.reasoning,
         key_pivots: crate::ask::pivots(&answers),
         subject,

@@ -164,7 +164,7 @@ pub struct Question {
     #[serde(default)]
     pub detection: Option<Detection>,
     #[serde(default)]
-    pub containment: Vec<String>,
+    pub containment: Vec<Step>,
     #[serde(default)]
     pub lesson: String,
     #[serde(default)]
@@ -214,47 +214,189 @@ pub struct EvidenceRule {
     pub decisive: bool,
 }
 
-/// The questions, in the order they are considered.
+/// A containment step a question calls for when its answer is yes: when to take it, what to do,
+/// and which objects it acts on, named in the report so that a later command can act on them.
+/// A plain string is a short-term step on the account.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Step {
+    Plain(String),
+    Detailed {
+        #[serde(default = "Urgency::short_term")]
+        stage: Urgency,
+        step: String,
+        #[serde(default)]
+        objects: Objects,
+    },
+}
+
+impl Step {
+    pub fn parts(&self) -> (Urgency, &str, Objects) {
+        match self {
+            Step::Plain(step) => (Urgency::ShortTerm, step, Objects::Account),
+            Step::Detailed { stage, step, objects } => (*stage, step, *objects),
+        }
+    }
+}
+
+/// When a containment step is due, as seed 001's playbook orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// The first 30 minutes: stop the actor.
+    Immediate,
+    /// 30 minutes to 4 hours: remove what the actor left.
+    ShortTerm,
+    /// 4 to 24 hours: close the way in.
+    Recovery,
+}
+
+impl Urgency {
+    fn short_term() -> Urgency {
+        Urgency::ShortTerm
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Urgency::Immediate => "Immediate (0-30 minutes)",
+            Urgency::ShortTerm => "Short term (30 minutes - 4 hours)",
+            Urgency::Recovery => "Recovery (4-24 hours)",
+        }
+    }
+}
+
+/// The objects a containment step acts on; the report lists them from the subject's tables.
+/// A step whose objects are none of the subject's is left out (nothing to act on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objects {
+    /// The account itself (always present).
+    #[default]
+    Account,
+    /// The sessions the actor's successful sign-ins belong to.
+    Sessions,
+    /// The foreign addresses, as CIDR blocks for a named location.
+    Addresses,
+    /// Inbox rules and mailbox forwarding the actor made.
+    InboxRules,
+    /// Authentication methods and devices the actor registered or used.
+    Methods,
+    /// Applications consented to or granted in the window.
+    Apps,
+    /// Secrets and certificates added to the identity's application in the window.
+    Credentials,
+    /// Messages the actor sent.
+    Messages,
+    /// The other accounts the foreign addresses tried.
+    OtherAccounts,
+}
+
+/// What follows from an investigation beyond its questions: when to escalate and which benign
+/// explanations to check (seed 001's "Escalation Criteria" and "False Positive Documentation").
+/// Built in per kind of subject (`response/*.toml`); a `response.toml` (people) or
+/// `response-workload.toml` (workload identities) in a runbook folder replaces it.
+///
+/// ```toml
+/// [[escalation]]
+/// when = ["sspr_abused", "actor_changed"]   # facts that must all hold
+/// priority = "P1"                            # P1 | P2 | P3
+/// condition = "Self-service reset by the actor, then an authentication method changed"
+/// action = "P1 incident: full account takeover"
+///
+/// [[false_positive]]
+/// scenario = "The owner forgot the password"
+/// question = "sspr"                 # the question that checks it
+/// explains = "sspr_owner"           # the fact that means the explanation holds
+/// check = "The reset came from the owner's places and nothing foreign followed"
+/// ruled_out = "The reset or what followed came from sources foreign to the account"
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    #[serde(default)]
+    pub escalation: Vec<Criterion>,
+    #[serde(default)]
+    pub false_positive: Vec<Scenario>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    pub when: Vec<String>,
+    pub priority: Priority,
+    pub condition: String,
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Priority {
+    P1,
+    P2,
+    P3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: String,
+    pub question: String,
+    pub explains: String,
+    pub check: String,
+    pub ruled_out: String,
+}
+
+const USER_RESPONSE: &str = include_str!("response/user.toml");
+const WORKLOAD_RESPONSE: &str = include_str!("response/workload.toml");
+
+/// The questions, in the order they are considered, and what follows from their answers.
 #[derive(Debug, Clone)]
 pub struct Runbook {
     pub questions: Vec<Question>,
+    pub response: Response,
 }
 
 impl Runbook {
     pub fn built_in() -> Runbook {
-        Runbook::compiled(&BUILT_IN)
+        Runbook::compiled(&BUILT_IN, USER_RESPONSE)
     }
 
     /// The built-in questions about a service principal or managed identity.
     pub fn workload() -> Runbook {
-        Runbook::compiled(&WORKLOAD)
+        Runbook::compiled(&WORKLOAD, WORKLOAD_RESPONSE)
     }
 
     /// The built-in questions for `kind`, plus every `*.toml` in `dir` when given; a file whose
     /// `id` is built in replaces that question.
     pub fn for_kind(kind: crate::SubjectKind, dir: Option<&std::path::Path>) -> Result<Runbook, InvestigateError> {
-        let built_in: &[(&str, &str)] = match kind {
-            crate::SubjectKind::User => &BUILT_IN,
-            crate::SubjectKind::ServicePrincipal => &WORKLOAD,
+        let (built_in, response, file): (&[(&str, &str)], &str, &str) = match kind {
+            crate::SubjectKind::User => (&BUILT_IN, USER_RESPONSE, RESPONSE_FILE),
+            crate::SubjectKind::ServicePrincipal => (&WORKLOAD, WORKLOAD_RESPONSE, WORKLOAD_RESPONSE_FILE),
         };
         match dir {
-            Some(dir) => Runbook::with_dir_over(built_in, dir),
-            None => Ok(Runbook::compiled(built_in)),
+            Some(dir) => Runbook::with_dir_over(built_in, (response, file), dir),
+            None => Ok(Runbook::compiled(built_in, response)),
         }
     }
 
-    fn compiled(files: &[(&str, &str)]) -> Runbook {
-        Runbook::from_texts(files.iter().map(|(name, text)| (name.to_string(), text.to_string())))
-            .expect("the built-in questions are valid (tested)")
+    fn compiled(files: &[(&str, &str)], response: &str) -> Runbook {
+        let mut runbook = Runbook::from_texts(files.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+            .expect("the built-in questions are valid (tested)");
+        runbook.response =
+            parse_response("built-in response", response).expect("the built-in response is valid (tested)");
+        runbook
     }
 
     /// The built-in questions plus every `*.toml` in `dir`; a file whose `id` is built in
     /// replaces that question.
     pub fn with_dir(dir: &std::path::Path) -> Result<Runbook, InvestigateError> {
-        Runbook::with_dir_over(&BUILT_IN, dir)
+        Runbook::with_dir_over(&BUILT_IN, (USER_RESPONSE, RESPONSE_FILE), dir)
     }
 
-    fn with_dir_over(built_in: &[(&str, &str)], dir: &std::path::Path) -> Result<Runbook, InvestigateError> {
+    fn with_dir_over(
+        built_in: &[(&str, &str)],
+        (response, response_file): (&str, &str),
+        dir: &std::path::Path,
+    ) -> Result<Runbook, InvestigateError> {
         let bad = |why: String| InvestigateError::Runbook { file: dir.display().to_string(), why };
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| bad(e.to_string()))?
@@ -265,11 +407,24 @@ impl Runbook {
         files.sort();
         let mut texts: Vec<(String, String)> =
             built_in.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
+        let mut response = parse_response("built-in response", response)?;
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
-            texts.push((file.display().to_string(), text));
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name == response_file {
+                response = parse_response(&file.display().to_string(), &text)?;
+            } else if name == RESPONSE_FILE || name == WORKLOAD_RESPONSE_FILE {
+                // The other kind of subject's response.
+            } else {
+                texts.push((file.display().to_string(), text));
+            }
         }
-        Runbook::from_texts(texts.into_iter())
+        let mut runbook = Runbook::from_texts(texts.into_iter())?;
+        runbook.response = response;
+        runbook
+            .check_response()
+            .map_err(|why| InvestigateError::Runbook { file: dir.join(response_file).display().to_string(), why })?;
+        Ok(runbook)
     }
 
     fn from_texts(texts: impl Iterator<Item = (String, String)>) -> Result<Runbook, InvestigateError> {
@@ -282,7 +437,26 @@ impl Runbook {
             questions.push(question);
         }
         questions.sort_by(|a, b| (a.order, &a.id).cmp(&(b.order, &b.id)));
-        Ok(Runbook { questions })
+        Ok(Runbook { questions, response: Response::default() })
+    }
+
+    /// Every fact the response names is one a question sets, and every question it names exists.
+    fn check_response(&self) -> Result<(), String> {
+        let facts = self.facts();
+        for c in &self.response.escalation {
+            if let Some(fact) = c.when.iter().find(|f| !facts.contains(f.as_str())) {
+                return Err(format!("escalation {:?} waits for {fact}, which no question sets", c.condition));
+            }
+        }
+        for s in &self.response.false_positive {
+            if !self.questions.iter().any(|q| q.id == s.question) {
+                return Err(format!("false positive {:?}: no question {}", s.scenario, s.question));
+            }
+            if !facts.contains(s.explains.as_str()) {
+                return Err(format!("false positive {:?}: no question sets {}", s.scenario, s.explains));
+            }
+        }
+        Ok(())
     }
 
     /// Every fact a question or evidence item can set.
@@ -295,6 +469,30 @@ impl Runbook {
         facts.remove("");
         facts
     }
+}
+
+/// The name of a runbook folder's file that replaces the built-in [`Response`] for people.
+pub const RESPONSE_FILE: &str = "response.toml";
+/// The same for workload identities.
+pub const WORKLOAD_RESPONSE_FILE: &str = "response-workload.toml";
+
+fn parse_response(file: &str, text: &str) -> Result<Response, InvestigateError> {
+    let bad = |why: String| InvestigateError::Runbook { file: file.to_owned(), why };
+    let response: Response = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    for c in &response.escalation {
+        if c.when.is_empty() || c.condition.trim().is_empty() || c.action.trim().is_empty() {
+            return Err(bad(format!("escalation {:?}: needs facts (when), a condition and an action", c.condition)));
+        }
+    }
+    for s in &response.false_positive {
+        if [&s.scenario, &s.question, &s.explains, &s.check, &s.ruled_out].iter().any(|f| f.trim().is_empty()) {
+            return Err(bad(format!(
+                "false positive {:?}: needs scenario, question, explains, check and ruled_out",
+                s.scenario
+            )));
+        }
+    }
+    Ok(response)
 }
 
 fn validate(q: &Question) -> Result<(), String> {
@@ -331,6 +529,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn escalation_and_false_positives_name_facts_and_questions_that_exist() {
+        for runbook in [Runbook::built_in(), Runbook::workload()] {
+            assert!(!runbook.response.escalation.is_empty() && !runbook.response.false_positive.is_empty());
+            runbook.check_response().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_folders_response_file_replaces_the_built_in_one_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = "[[escalation]]\nwhen = [\"mail_sent\"]\npriority = \"P2\"\ncondition = \"mail\"\naction = \"call finance\"\n";
+        std::fs::write(dir.path().join(RESPONSE_FILE), mine).unwrap();
+        let runbook = Runbook::with_dir(dir.path()).unwrap();
+        assert_eq!(runbook.response.escalation.len(), 1);
+        assert_eq!(runbook.response.escalation[0].action, "call finance");
+        assert_eq!(runbook.questions.len(), BUILT_IN.len(), "response.toml is not read as a question");
+        std::fs::write(dir.path().join(RESPONSE_FILE), "[[escalation]]\nwhen = []\npriority = \"P9\"\n").unwrap();
+        let err = Runbook::with_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(RESPONSE_FILE), "{err}");
+        std::fs::write(dir.path().join(RESPONSE_FILE), mine.replace("mail_sent", "mail_snet")).unwrap();
+        let err = Runbook::with_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(RESPONSE_FILE) && err.contains("mail_snet"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_containment_string_is_a_short_term_step_on_the_account() {
+        let step: Step =
+            toml::from_str::<toml::Table>("s = \"Call the owner\"").unwrap()["s"].clone().try_into().unwrap();
+        assert_eq!(step.parts(), (Urgency::ShortTerm, "Call the owner", Objects::Account));
     }
 
     #[test]

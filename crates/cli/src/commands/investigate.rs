@@ -57,7 +57,9 @@ pub struct InvestigateArgs {
     /// docs/investigation.md.
     #[arg(long, value_name = "FILE")]
     context: Option<PathBuf>,
-    /// A folder of extra runbook questions (*.toml); one with a built-in id replaces it.
+    /// A folder of extra runbook questions (*.toml); one with a built-in id replaces it. A
+    /// response.toml (response-workload.toml) there replaces the escalation criteria and
+    /// false-positive scenarios for people (workload identities); see docs/investigation.md.
     #[arg(long, value_name = "DIR")]
     questions: Option<PathBuf>,
     /// Hours either side of the moment of interest that the window covers (0 to 8760).

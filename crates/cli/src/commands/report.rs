@@ -32,7 +32,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     match report.get("schema_version").and_then(Value::as_u64) {
         Some(v) if v == u64::from(sleuth_investigate::SCHEMA_VERSION) => {}
         Some(v) => bail!(
-            "{name} has report schema version {v}; this sleuth reads version {}",
+            "{name} has report schema version {v}; this sleuth reads version {} (run sleuth investigate again to write it)",
             sleuth_investigate::SCHEMA_VERSION
         ),
         None => bail!("{name} is not an investigation report (no schema_version)"),

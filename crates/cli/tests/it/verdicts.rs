@@ -378,3 +378,119 @@ fn what_is_new_for_the_account_is_said_with_the_baseline_numbers() {
         evidence(&r)
     );
 }
+
+/// The report's containment objects of `kind`, as (id, name, detail) texts.
+fn objects(report: &Value, kind: &str) -> Vec<String> {
+    report["containment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|step| step["objects"].as_array().unwrap())
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            format!(
+                "{} | {} | {}",
+                o["id"].as_str().unwrap(),
+                o["name"].as_str().unwrap(),
+                o["detail"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The escalation criteria met, by condition.
+fn met(report: &Value) -> Vec<String> {
+    let criteria = report["escalation_criteria"].as_array().unwrap();
+    criteria.iter().filter(|c| c["met"] == true).map(|c| c["condition"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn containment_names_the_actors_rule_addresses_and_the_account_not_the_owners() {
+    let id = "carrier-during-takeover";
+    for report in both(id) {
+        // The account by its object id, as the revoke and reset cmdlets take it.
+        let account = objects(&report, "account");
+        assert!(
+            account.iter().all(|a| a.starts_with("4b3a2918-") && a.contains("liv.hansen@contoso.example")),
+            "{account:?}"
+        );
+        // The actor's forwarding rule by the identity the unified audit log gives it.
+        let rules = objects(&report, "inbox_rule");
+        assert!(!rules.is_empty() && rules.iter().all(|r| r.contains("proton.example")), "{rules:?}");
+        assert!(rules.iter().all(|r| r.starts_with("liv.hansen@contoso.example\\")), "{rules:?}");
+        // The attacker's addresses as CIDR blocks for a named location; never the owner's.
+        let addresses = objects(&report, "address");
+        let c = case(id);
+        for ip in c["attacker_ips"].as_array().unwrap() {
+            let block = format!("{}/32 |", ip.as_str().unwrap());
+            assert!(addresses.iter().any(|a| a.starts_with(&block)), "{block} missing from {addresses:?}");
+        }
+        for ip in c["owner_ips"].as_array().unwrap() {
+            assert!(!addresses.iter().any(|a| a.contains(ip.as_str().unwrap())), "owner's {ip} in {addresses:?}");
+        }
+        // Steps come by urgency, the immediate ones first.
+        let stages: Vec<&str> =
+            report["containment"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+        assert_eq!(stages.first(), Some(&"immediate"), "{stages:?}");
+        assert!(stages.windows(2).all(|w| (w[0] == w[1]) || w[0] == "immediate" || w[1] == "recovery"), "{stages:?}");
+        // The highest met criterion is the escalation; the mailbox abuse is one of them.
+        let criteria = report["escalation_criteria"].as_array().unwrap();
+        assert_eq!(criteria[0]["met"], true);
+        assert_eq!(report["escalation"], criteria[0]["action"]);
+        assert!(met(&report).iter().any(|m| m.contains("inbox rules or forwarding")), "{:?}", met(&report));
+        // Every benign explanation of the runbook is accounted for; normal work is ruled out.
+        let fps = report["false_positives"].as_array().unwrap();
+        assert!(fps.len() >= 8, "{fps:?}");
+        assert!(fps.iter().all(|f| !f["how"].as_array().unwrap().is_empty()));
+        let normal =
+            fps.iter().find(|f| f["scenario"].as_str().unwrap().starts_with("The owner's usual work")).unwrap();
+        assert_eq!(normal["outcome"], "ruled_out", "{normal}");
+    }
+}
+
+#[test]
+fn a_replayed_session_is_named_for_revocation_and_the_device_code_victim_escalates_p1() {
+    for r in story_reports("aitm-residential-replay") {
+        // Named by every step that revokes sessions; one session.
+        let mut sessions = objects(&r, "session");
+        sessions.dedup();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert!(sessions[0].starts_with("0a5e3c1d-7b2f-4e6a-9c8d-5f4e3d2c1b0a |"), "{sessions:?}");
+        assert!(sessions[0].contains("82.35.100.20"), "{sessions:?}");
+        let methods = objects(&r, "authentication_method");
+        assert!(methods.iter().any(|m| m.contains("User registered security info")), "{methods:?}");
+        assert!(met(&r).iter().any(|m| m.contains("adversary-in-the-middle")), "{:?}", met(&r));
+    }
+    for r in both("device-code-after-hotel") {
+        assert!(met(&r).iter().any(|m| m.contains("device-code")), "{:?}", met(&r));
+        assert!(r["escalation"].as_str().unwrap().starts_with("P1"), "{}", r["escalation"]);
+    }
+}
+
+#[test]
+fn a_workloads_containment_names_the_added_secret_and_a_benign_rotation_needs_none() {
+    let (_, r) = workload("workload-credential-takeover", "Payroll Export Connector", None);
+    let credentials = objects(&r, "credential");
+    assert!(!credentials.is_empty(), "{}", r["containment"]);
+    assert!(credentials.iter().all(|c| c.contains("Payroll Export Connector")), "{credentials:?}");
+    assert_eq!(
+        objects(&r, "address").iter().map(|a| a.split(' ').next().unwrap()).collect::<Vec<_>>(),
+        ["185.220.101.4/32"]
+    );
+    assert!(
+        objects(&r, "account").iter().all(|a| a.starts_with("5d3f8c1a-0b2e-4c7d-9f61-a2b3c4d5e6f7 |")),
+        "{}",
+        r["containment"]
+    );
+    assert!(r["escalation"].as_str().unwrap().starts_with("P1"), "{}", r["escalation"]);
+
+    let (_, r) = workload("benign-secret-rotation", "Payroll Export Connector", None);
+    let steps = r["containment"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(steps[0]["step"].as_str().unwrap().starts_with("None needed"));
+    let rotation = r["false_positives"].as_array().unwrap().iter().find(|f| f["question"] != "workload-credential");
+    assert!(rotation.is_some());
+    let owner =
+        r["false_positives"].as_array().unwrap().iter().find(|f| f["scenario"].as_str().unwrap().contains("rotated"));
+    assert_eq!(owner.unwrap()["outcome"], "explains", "{}", r["false_positives"]);
+}

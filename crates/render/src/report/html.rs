@@ -121,8 +121,16 @@ pub fn render(report: &Value) -> String {
                 h2 { "MITRE ATT&CK and detection opportunities" } (NL)
                 (table("Techniques", list(report, "mitre"), &["id", "name", "tactic"]))
                 (table("Detection opportunities", list(report, "detection_opportunities"), &["name", "technique", "tactic", "context"]))
+                @if !list(report, "escalation_criteria").is_empty() {
+                    h2 { "Escalation criteria" } (NL)
+                    (table("In play (met first)", list(report, "escalation_criteria"), &["priority", "condition", "met", "found", "missing", "action"]))
+                }
+                @if !list(report, "false_positives").is_empty() {
+                    h2 { "False positives checked" } (NL)
+                    (table("Benign explanations", list(report, "false_positives"), &["scenario", "check", "question", "outcome", "how"]))
+                }
                 (items("Lessons", list(report, "lessons"), "ol"))
-                (items("Containment", list(report, "containment"), "ol"))
+                (containment(list(report, "containment")))
                 h2 { "Metrics" }
                 ul {
                     (NL)
@@ -344,6 +352,35 @@ fn table(title: &str, rows: &[Value], columns: &[&str]) -> Markup {
                     tr { @for c in columns { td { (e(row, c)) } } } (NL)
                 }
             } (NL)
+        }
+    }
+}
+
+/// The containment steps by urgency, each with the objects to act on.
+fn containment(steps: &[Value]) -> Markup {
+    html! {
+        @if !steps.is_empty() {
+            h2 { "Containment" } (NL)
+            @for stage in ["immediate", "short_term", "recovery"] {
+                @let here: Vec<&Value> = steps.iter().filter(|s| field(s, "stage") == stage).collect();
+                @if !here.is_empty() {
+                    h3 { (super::urgency(stage)) }
+                    ol {
+                        @for step in here {
+                            li {
+                                (e(step, "step"))
+                                @if !list(step, "because").is_empty() { span class="muted" { " (from " (e(step, "because")) ")" } }
+                                table {
+                                    tr { th { "kind" } th { "id" } th { "name" } th { "detail" } }
+                                    @for o in list(step, "objects") {
+                                        tr { td { (e(o, "kind")) } td { code { (e(o, "id")) } } td { (e(o, "name")) } td { (e(o, "detail")) } }
+                                    }
+                                }
+                            } (NL)
+                        }
+                    } (NL)
+                }
+            }
         }
     }
 }

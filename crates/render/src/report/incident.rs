@@ -150,14 +150,12 @@ pub fn render(report: &Value) -> String {
         }
         let _ = writeln!(w);
     }
-    let advised = list(report, "containment");
-    if !advised.is_empty() {
+    if !list(report, "containment").is_empty() {
         let _ = writeln!(w, "### Advised\n");
-        for (i, c) in advised.iter().enumerate() {
-            let _ = writeln!(w, "{}. {}", i + 1, escape(&text(c)));
-        }
-        let _ = writeln!(w);
+        super::markdown::containment(w, report, "####");
     }
+    super::markdown::escalation(w, report);
+    super::markdown::false_positives(w, report);
 
     let _ = writeln!(w, "## Corrective and preventive measures\n");
     for d in list(report, "detection_opportunities") {

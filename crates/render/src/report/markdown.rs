@@ -143,8 +143,11 @@ pub fn render(report: &Value) -> String {
     }
     mitre(w, report);
     numbered(w, "Verdict reasoning", list(report, "verdict_reasoning"));
+    escalation(w, report);
+    false_positives(w, report);
     numbered(w, "Lessons", list(report, "lessons"));
-    numbered(w, "Containment", list(report, "containment"));
+    let _ = writeln!(w, "## Containment\n");
+    containment(w, report, "###");
 
     let m = &report["metrics"];
     let _ = writeln!(w, "## Metrics\n");
@@ -163,6 +166,89 @@ pub fn render(report: &Value) -> String {
         e(m, "estimate_assumptions")
     );
     md
+}
+
+/// The containment steps by urgency, each with the objects it acts on (kind, id, name, detail).
+pub(crate) fn containment(w: &mut String, report: &Value, level: &str) {
+    let steps = list(report, "containment");
+    let mut n = 0;
+    for stage in ["immediate", "short_term", "recovery"] {
+        let here: Vec<&Value> = steps.iter().filter(|s| field(s, "stage") == stage).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let _ = writeln!(w, "{level} {}\n", super::urgency(stage));
+        for step in here {
+            n += 1;
+            let because: Vec<String> = list(step, "because").iter().map(|b| escape(&text(b))).collect();
+            let _ = write!(w, "{n}. {}", e(step, "step"));
+            if !because.is_empty() {
+                let _ = write!(w, " _(from {})_", because.join(", "));
+            }
+            let _ = writeln!(w);
+            for o in list(step, "objects") {
+                let _ = write!(w, "   - {} **{}**", e(o, "kind"), e(o, "id"));
+                if field(o, "name") != field(o, "id") && !field(o, "name").is_empty() {
+                    let _ = write!(w, " {}", e(o, "name"));
+                }
+                if !field(o, "detail").is_empty() {
+                    let _ = write!(w, ": {}", e(o, "detail"));
+                }
+                let _ = writeln!(w);
+            }
+        }
+        let _ = writeln!(w);
+    }
+}
+
+/// The escalation criteria in play: met ones first.
+pub(crate) fn escalation(w: &mut String, report: &Value) {
+    let criteria = list(report, "escalation_criteria");
+    if criteria.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Escalation criteria\n\n| priority | condition | met | facts found | facts missing | action |\n|---|---|---|---|---|---|"
+    );
+    for c in criteria {
+        let met = if c["met"].as_bool() == Some(true) { "yes" } else { "no" };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {met} | {} | {} | {} |",
+            e(c, "priority"),
+            e(c, "condition"),
+            e(c, "found"),
+            e(c, "missing"),
+            e(c, "action")
+        );
+    }
+    let _ = writeln!(w);
+}
+
+/// The benign explanations checked, and how each was settled.
+pub(crate) fn false_positives(w: &mut String, report: &Value) {
+    let checks = list(report, "false_positives");
+    if checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## False positives checked\n\n| scenario | how it was checked | outcome | why |\n|---|---|---|---|"
+    );
+    for c in checks {
+        let how: Vec<String> = list(c, "how").iter().map(|h| escape(&text(h))).collect();
+        let _ = writeln!(
+            w,
+            "| {} | {} ({}) | {} | {} |",
+            e(c, "scenario"),
+            e(c, "check"),
+            e(c, "question"),
+            super::outcome(&field(c, "outcome")),
+            how.join("; ")
+        );
+    }
+    let _ = writeln!(w);
 }
 
 fn question(w: &mut String, q: &Value, number: usize, level: usize) {

@@ -30,3 +30,22 @@ pub(crate) fn list<'v>(value: &'v Value, key: &str) -> &'v [Value] {
 pub(crate) fn field(value: &Value, key: &str) -> String {
     value.get(key).map(text).unwrap_or_default()
 }
+
+/// The title of a containment step's urgency.
+pub(crate) fn urgency(stage: &str) -> &'static str {
+    match stage {
+        "immediate" => "Immediate (0-30 minutes)",
+        "short_term" => "Short term (30 minutes - 4 hours)",
+        "recovery" => "Recovery (4-24 hours)",
+        _ => "Other",
+    }
+}
+
+/// How a false-positive check ended, as a person reads it.
+pub(crate) fn outcome(outcome: &str) -> &'static str {
+    match outcome {
+        "explains" => "explains some of the activity",
+        "ruled_out" => "ruled out",
+        _ => "not checked",
+    }
+}
