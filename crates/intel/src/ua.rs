@@ -1,7 +1,10 @@
 //! User-agent classes: what kind of client signed in. Seed 003 turned on `node-fetch` being an
 //! automation library; credential stuffing shows up as `BAV2ROPC` legacy authentication. The
-//! markers are data, `lists/user-agents.tsv`, each with its source; users add their own in
-//! `user-agents.tsv` in the intelligence folder. Browsers are recognised after the list.
+//! classes come from a curated list, `lists/user-agents.tsv`, each entry with its source; users
+//! add their own in `user-agents.tsv` in the intelligence folder. Families, versions and
+//! operating systems come from uap-core's maintained parsers (`data/uap-core`, Apache 2.0),
+//! through the `ua-parser` crate: an agent that starts `Mozilla/` is a browser only when they
+//! recognise one.
 
 use std::sync::OnceLock;
 
@@ -60,7 +63,8 @@ pub struct UserAgent {
     /// The product recognised (browser family, library or tool name).
     pub product: Option<String>,
     pub version: Option<String>,
-    pub os: Option<&'static str>,
+    /// Operating system and its version, as uap-core's parsers name them.
+    pub os: Option<String>,
     /// Why: the source of the list entry that decided the class, for the analyst.
     pub evidence: Option<&'static str>,
 }
@@ -128,33 +132,57 @@ pub fn user_markers() -> Option<Result<Vec<Marker>, String>> {
     Some(parse_markers(&text).map_err(|e| format!("{}: {e}", path.display())))
 }
 
-const BROWSERS: &[(&str, &str)] = &[
-    ("Edg/", "Edge"),
-    ("EdgA/", "Edge"),
-    ("OPR/", "Opera"),
-    ("Firefox/", "Firefox"),
-    ("CriOS/", "Chrome"),
-    ("Chrome/", "Chrome"),
-    ("Version/", "Safari"),
-];
+/// uap-core's user-agent and OS parsers, converted to JSON by `data/uap-core/convert.py`.
+const UAP_CORE: &str = include_str!("../data/uap-core/regexes.json");
+/// Said as the evidence of a family that uap-core's parsers recognised.
+pub const UAP_CORE_SOURCE: &str = "uap-core 0.18.0 parsers (github.com/ua-parser/uap-core, Apache 2.0)";
 
-const SYSTEMS: &[(&str, &str)] = &[
-    ("Windows NT", "Windows"),
-    ("iPhone", "iOS"),
-    ("iPad", "iPadOS"),
-    ("Android", "Android"),
-    ("Mac OS X", "macOS"),
-    ("CrOS", "ChromeOS"),
-    ("Linux", "Linux"),
-];
+struct Uap {
+    agents: ua_parser::user_agent::Extractor<'static>,
+    systems: ua_parser::os::Extractor<'static>,
+}
+
+/// uap-core's parsers, compiled once per process.
+fn uap() -> &'static Uap {
+    static UAP: OnceLock<Uap> = OnceLock::new();
+    UAP.get_or_init(|| {
+        let regexes: ua_parser::Regexes<'static> =
+            serde_json::from_str(UAP_CORE).expect("the vendored uap-core parsers are valid JSON (tested)");
+        let compiled = "the vendored uap-core parsers compile (tested)";
+        let agents = ua_parser::user_agent::Builder::new()
+            .push_all(regexes.user_agent_parsers)
+            .expect(compiled)
+            .build()
+            .expect(compiled);
+        let systems =
+            ua_parser::os::Builder::new().push_all(regexes.os_parsers).expect(compiled).build().expect(compiled);
+        Uap { agents, systems }
+    })
+}
+
+/// Dotted version from a parser's segments.
+fn dotted<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+    let parts: Vec<&str> = parts.into_iter().map_while(|p| p.filter(|p| !p.is_empty())).collect();
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
+/// The operating system and its version.
+fn system(text: &str) -> Option<String> {
+    let os = uap().systems.extract(text)?;
+    let version = dotted([os.major.as_deref(), os.minor.as_deref(), os.patch.as_deref()]);
+    Some(match version {
+        Some(v) => format!("{} {v}", os.os),
+        None => os.os.into_owned(),
+    })
+}
 
 /// Classifies a user agent string. Never fails: unknown text is `Other`.
 pub fn classify(ua: &str) -> UserAgent {
     let text = ua.trim();
-    let os = SYSTEMS.iter().find(|(marker, _)| text.contains(marker)).map(|(_, os)| *os);
     if text.is_empty() {
         return UserAgent { class: UaClass::Empty, product: None, version: None, os: None, evidence: None };
     }
+    let os = system(text);
     let lower = text.to_ascii_lowercase();
     if let Some(m) = markers().iter().find(|m| lower.contains(&m.marker)) {
         return UserAgent {
@@ -165,15 +193,16 @@ pub fn classify(ua: &str) -> UserAgent {
             evidence: Some(m.source.as_str()),
         };
     }
-    if text.starts_with("Mozilla/") {
-        let (product, version) = BROWSERS
-            .iter()
-            .find(|(marker, _)| text.contains(marker))
-            .map(|(marker, name)| (Some(name.to_string()), version_after(text, marker)))
-            .unwrap_or((None, None));
-        return UserAgent { class: UaClass::Browser, product, version, os, evidence: Some("Mozilla/ browser token") };
-    }
-    UserAgent { class: UaClass::Other, product: None, version: None, os, evidence: None }
+    let family = uap().agents.extract(text);
+    let (product, version) = match &family {
+        Some(f) => (Some(f.family.to_string()), dotted([f.major, f.minor, f.patch, f.patch_minor])),
+        None => (None, None),
+    };
+    // A `Mozilla/` token is what every browser sends and what scripts imitate: a browser only
+    // when uap-core recognises one.
+    let class = if text.starts_with("Mozilla/") && family.is_some() { UaClass::Browser } else { UaClass::Other };
+    let evidence = family.is_some().then_some(UAP_CORE_SOURCE);
+    UserAgent { class, product, version, os, evidence }
 }
 
 /// The version that follows `marker` (e.g. `Chrome/128.0.0.0` → `128.0.0.0`).
@@ -262,16 +291,16 @@ mod tests {
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36 Edg/128.0.2739.67",
         );
         assert_eq!(
-            (edge.class, edge.product.as_deref(), edge.version.as_deref(), edge.os),
-            (UaClass::Browser, Some("Edge"), Some("128.0.2739.67"), Some("Windows"))
+            (edge.class, edge.product.as_deref(), edge.version.as_deref(), edge.os.as_deref()),
+            (UaClass::Browser, Some("Edge"), Some("128.0.2739.67"), Some("Windows 10"))
         );
         let safari = classify(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
         );
-        assert_eq!((safari.product.as_deref(), safari.os), (Some("Safari"), Some("iOS")));
+        assert_eq!((safari.product.as_deref(), safari.os.as_deref()), (Some("Mobile Safari"), Some("iOS 17.6.1")));
         let firefox = classify("Mozilla/5.0 (X11; Linux x86_64; rv:129.0) Gecko/20100101 Firefox/129.0");
         assert_eq!(
-            (firefox.product.as_deref(), firefox.version.as_deref(), firefox.os),
+            (firefox.product.as_deref(), firefox.version.as_deref(), firefox.os.as_deref()),
             (Some("Firefox"), Some("129.0"), Some("Linux"))
         );
     }
