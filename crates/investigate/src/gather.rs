@@ -109,8 +109,68 @@ pub async fn gather(
     mark_signins(ctx, &mut counts).await?;
     attribute_others(ctx, &user, &bounds, &mut counts).await?;
     sspr_history(ctx, &user, &bounds).await?;
+    peers(ctx, &user, &bounds).await?;
     summarise(ctx, &user, &bounds).await?;
     Ok((subject, counts))
+}
+
+/// Peers at least this many make a peer group; fewer, and the group is widened.
+pub const MIN_PEERS: usize = 3;
+
+/// The account's peers and what they did in the baseline (`subject_peers`, `subject_peer_usage`):
+/// what UEBA calls "uncommon among peers", without Sentinel's peer groups. Peers are the other
+/// accounts that signed in successfully in the baseline from the account's own baseline
+/// addresses (its site: an office egress, a shared network), else, when fewer than
+/// [`MIN_PEERS`] do, the accounts that used the account's baseline applications. For each
+/// country and application new to the account in the window, how many peers used it in the
+/// baseline.
+async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
+    let u = literal(user);
+    let Bounds { start, from, .. } = bounds;
+    let baseline =
+        format!("s.time >= {from} AND s.time < {start} AND s.result_type = 0 AND lower(s.user_principal_name) <> {u}");
+    let site = format!(
+        "SELECT DISTINCT lower(s.user_principal_name) AS who, 'the same site addresses' AS basis
+         FROM (SELECT DISTINCT ip_address AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND ip_address IS NOT NULL) a
+         JOIN signins s ON s.ip_address = a.k WHERE {baseline}"
+    );
+    let mut found = materialise(ctx, "subject_peers", &site).await?;
+    if found < MIN_PEERS {
+        let apps = format!(
+            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'the same applications' AS basis
+             FROM (SELECT DISTINCT app_id AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND app_id IS NOT NULL) a
+             JOIN signins s ON s.app_id = a.k WHERE {baseline}"
+        );
+        found = materialise(ctx, "subject_peers", &apps).await?;
+    }
+    // The window's new countries and applications, with the peers that used each before; the
+    // small side of each join first (joins run in written order).
+    let new = "SELECT DISTINCT 'country' AS what, country AS value, country AS name FROM subject_signins
+           WHERE phase <> 'baseline' AND succeeded AND NOT known_country AND coalesce(country, '') <> ''
+           UNION ALL
+           SELECT 'application', s.app_id, max(s.app_display_name) FROM subject_signins s
+           LEFT JOIN (SELECT DISTINCT app_id FROM subject_signins WHERE phase = 'baseline' AND succeeded) b ON b.app_id = s.app_id
+           WHERE s.phase <> 'baseline' AND s.succeeded AND s.app_id IS NOT NULL AND b.app_id IS NULL
+           GROUP BY s.app_id";
+    materialise(ctx, "subject_new_things", new).await?;
+    let usage = format!(
+        "WITH used AS (
+           SELECT DISTINCT 'country' AS what, n.value, lower(s.user_principal_name) AS who
+           FROM (SELECT value FROM subject_new_things WHERE what = 'country') n JOIN signins s ON s.country = n.value
+           WHERE {baseline}
+           UNION ALL
+           SELECT DISTINCT 'application', n.value, lower(s.user_principal_name)
+           FROM (SELECT value FROM subject_new_things WHERE what = 'application') n JOIN signins s ON s.app_id = n.value
+           WHERE {baseline}),
+         peers_used AS (SELECT u.what, u.value, u.who FROM subject_peers p JOIN used u ON u.who = p.who)
+         SELECT n.what, n.value, n.name, count(DISTINCT pu.who) AS peers_there, CAST({found} AS BIGINT) AS peers,
+           (SELECT max(basis) FROM subject_peers) AS basis
+         FROM subject_new_things n LEFT JOIN peers_used pu ON pu.what = n.what AND pu.value = n.value
+         WHERE {found} >= {MIN_PEERS}
+         GROUP BY n.what, n.value, n.name ORDER BY n.what, n.value"
+    );
+    materialise(ctx, "subject_peer_usage", &usage).await?;
+    Ok(())
 }
 
 /// Days of history a self-service reset is compared against (seed 001, step 4).

@@ -494,3 +494,29 @@ fn a_workloads_containment_names_the_added_secret_and_a_benign_rotation_needs_no
         r["false_positives"].as_array().unwrap().iter().find(|f| f["scenario"].as_str().unwrap().contains("rotated"));
     assert_eq!(owner.unwrap()["outcome"], "explains", "{}", r["false_positives"]);
 }
+
+#[test]
+fn what_is_new_for_the_account_is_weighed_against_its_peers() {
+    let id = "peers";
+    let c = case(id);
+    for report in both(id) {
+        let ueba = report["questions"].as_array().unwrap().iter().find(|q| q["id"] == "ueba").unwrap();
+        let says = |stance: &str| -> String {
+            let items = ueba["evidence"].as_array().unwrap().iter().filter(|e| e["stance"] == stance);
+            items.map(|e| e["says"].as_str().unwrap().to_owned()).collect::<Vec<_>>().join("\n")
+        };
+        // Lagos: new to the account and to the four colleagues who share its office address.
+        let uncommon = says("supporting");
+        let lagos = format!("country {}: 0", c["uncommon_among_peers"].as_str().unwrap());
+        assert!(
+            uncommon.contains("Uncommon among its peers too (4 accounts that signed in from the same site addresses"),
+            "{uncommon}"
+        );
+        assert!(uncommon.contains(&lagos), "{uncommon}");
+        // Dublin: new to the account, but three of its four peers signed in from there before.
+        let common = says("conflicting");
+        let dublin = format!("country {}: 3", c["common_among_peers"].as_str().unwrap());
+        assert!(common.contains("New to the account, not to its peers") && common.contains(&dublin), "{common}");
+        assert!(!common.contains(&lagos) && !uncommon.contains(&dublin));
+    }
+}
