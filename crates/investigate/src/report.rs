@@ -55,6 +55,9 @@ pub struct Report {
     /// The actor's sign-ins one by one (the first [`ACTOR_SIGN_INS_SHOWN`]), as an incident
     /// report lists them: user agent, resource, address, place, status, MFA result.
     pub actor_sign_ins: Vec<Map<String, Value>>,
+    /// Seed 001 step 4, when self-service recovery was used: the account's and the
+    /// organisation's resets and unlocks in the window and in the 90 days before, with rates.
+    pub sspr_history: Vec<Map<String, Value>>,
     pub mitre: Vec<Technique>,
     pub detection_opportunities: Vec<Opportunity>,
     /// Containment steps by urgency, each naming the objects to act on.
@@ -161,6 +164,7 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         _ => decision.verdict.escalation().to_owned(),
     };
     let false_positives = crate::response::false_positives(runbook, &answers, &facts);
+    let sspr_history = if facts.contains("sspr_activity") { rows(ctx, SSPR_HISTORY).await? } else { Vec::new() };
     let locations = rows(ctx, LOCATIONS).await?;
     let actor_sign_ins = rows(ctx, &format!("{ACTOR_SIGN_INS} LIMIT {ACTOR_SIGN_INS_SHOWN}")).await?;
     let records_total = counts.values().sum();
@@ -215,6 +219,7 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         iocs,
         locations,
         actor_sign_ins,
+        sspr_history,
         mitre,
         detection_opportunities,
         containment,
@@ -365,6 +370,17 @@ SELECT * FROM (
          ip_address AS ip, country AS country, NULL AS user_agent, [record_id] AS records
   FROM subject_risk WHERE phase <> 'baseline'
 ) ORDER BY time, kind, what, ip";
+
+/// Seed 001 step 4's comparison, a row for the account and one for the organisation.
+const SSPR_HISTORY: &str = "
+SELECT who, in_window, window_days, before, days_with_resets, coverage_days,
+       round(CAST(before AS DOUBLE) / greatest(coverage_days, 1), 3) AS per_day_before,
+       round(CAST(in_window AS DOUBLE) / greatest(window_days, 0.1), 3) AS per_day_in_window
+FROM (SELECT 'the account' AS who, 1 AS n, user_window AS in_window, window_days, user_prior AS before,
+             user_prior_days AS days_with_resets, coverage_days FROM subject_sspr_history
+      UNION ALL
+      SELECT 'the organisation', 2, org_window, window_days, org_prior, CAST(NULL AS BIGINT), coverage_days FROM subject_sspr_history)
+ORDER BY n";
 
 const IOC_IPS: &str = "
 SELECT s.ip_address AS ip, max(s.country) AS country, max(s.city) AS city, max(s.asn) AS asn, max(s.provider) AS provider,

@@ -96,6 +96,18 @@ fn seed_000_the_blocked_sspr_takeover_is_reproduced_point_by_point() {
         "{sspr}"
     );
     assert!(sspr.contains("Organisation-wide") && sspr.contains("the daily rate"), "{sspr}");
+    // The same comparison as a table: the account's row, then the organisation's.
+    let history = r["sspr_history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(
+        (history[0]["who"].as_str(), history[1]["who"].as_str()),
+        (Some("the account"), Some("the organisation"))
+    );
+    assert!(history[0]["in_window"].as_u64().unwrap() >= 1, "{history:?}");
+    assert!(
+        history[1]["in_window"].as_u64() >= history[0]["in_window"].as_u64(),
+        "the organisation includes the account"
+    );
     assert!(r["tags"].as_array().unwrap().iter().any(|t| t == "sspr-abuse"));
     let timeline = r["timeline"].to_string();
     assert!(timeline.contains("anonymizedIPAddress"), "the anonymised (VPN) address is in the timeline");

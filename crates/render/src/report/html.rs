@@ -118,6 +118,10 @@ pub fn render(report: &Value) -> String {
                 (table("Devices", list(iocs, "devices"), &["device", "os", "browser", "sign_ins", "first_seen"]))
                 (table("Mail recipients", list(iocs, "mail_recipients"), &["recipient", "messages", "subjects", "first_seen"]))
                 (table("Inbox rules and forwarding", list(iocs, "inbox_rules"), &["time", "operation", "rule_name", "rule_keywords", "move_to_folder", "forward_to", "client_ip"]))
+                @if !list(report, "sspr_history").is_empty() {
+                    h2 { "Self-service recovery against its history" } (NL)
+                    (table("Resets and unlocks (seed 001, step 4)", list(report, "sspr_history"), super::markdown::SSPR_COLUMNS))
+                }
                 h2 { "MITRE ATT&CK and detection opportunities" } (NL)
                 (table("Techniques", list(report, "mitre"), &["id", "name", "tactic"]))
                 (table("Detection opportunities", list(report, "detection_opportunities"), &["name", "technique", "tactic", "context"]))

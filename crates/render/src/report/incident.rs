@@ -134,6 +134,14 @@ pub fn render(report: &Value) -> String {
 
     let _ = writeln!(w, "## Root cause\n");
     findings(w, report, "root_cause");
+    if !list(report, "sspr_history").is_empty() {
+        super::markdown::table(
+            w,
+            list(report, "sspr_history"),
+            "Self-service recovery against its history (seed 001, step 4)",
+            super::markdown::SSPR_COLUMNS,
+        );
+    }
     numbered(w, "Why the verdict", list(report, "verdict_reasoning"));
 
     let _ = writeln!(w, "## Containment\n\n### Done, as the logs record it\n");

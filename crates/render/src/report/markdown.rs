@@ -129,6 +129,8 @@ pub fn render(report: &Value) -> String {
         &["time", "operation", "rule_name", "rule_keywords", "move_to_folder", "forward_to", "client_ip"],
     );
 
+    sspr_history(w, report);
+
     let detections = list(report, "detection_opportunities");
     if !detections.is_empty() {
         let _ = writeln!(
@@ -293,6 +295,29 @@ pub(crate) fn table(w: &mut String, rows: &[Value], title: &str, columns: &[&str
     }
     let _ = writeln!(w);
 }
+
+/// Seed 001 step 4: the account's and the organisation's self-service resets against the
+/// 90 days before.
+pub(crate) fn sspr_history(w: &mut String, report: &Value) {
+    let rows = list(report, "sspr_history");
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Self-service recovery against its history\n");
+    table(w, rows, "Resets and unlocks (seed 001, step 4)", SSPR_COLUMNS);
+}
+
+/// The columns of the step-4 table, in every format.
+pub(crate) const SSPR_COLUMNS: &[&str] = &[
+    "who",
+    "in_window",
+    "window_days",
+    "per_day_in_window",
+    "before",
+    "days_with_resets",
+    "coverage_days",
+    "per_day_before",
+];
 
 /// The report's MITRE ATT&CK techniques, one per line.
 pub(crate) fn mitre(w: &mut String, report: &Value) {
