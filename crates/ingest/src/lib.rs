@@ -39,6 +39,6 @@ pub use limits::{INFLATE_GRACE, Limits};
 pub use normalise::{Dialect, Outcome, normalise};
 pub use read::{FileReport, FileStatus, Format, MAX_PROBLEMS, Position, Problem, files, read_path, read_stream};
 pub use schema::{
-    Audit, AzureActivity, Cell, Column, GraphActivity, Kind, MailboxActivity, MessageTrace, PimAlert, Record,
-    RiskDetection, ServicePrincipalSignIn, SignIn, Table,
+    Audit, AzureActivity, Cell, Column, DirectoryUser, GraphActivity, Kind, MailboxActivity, MessageTrace, PimAlert,
+    Record, RiskDetection, ServicePrincipalSignIn, SignIn, Table,
 };

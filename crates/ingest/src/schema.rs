@@ -16,10 +16,11 @@ pub enum Table {
     GraphActivity,
     AzureActivity,
     PimAlerts,
+    DirectoryUsers,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::SignIns,
         Table::Audits,
         Table::RiskDetections,
@@ -29,6 +30,7 @@ impl Table {
         Table::GraphActivity,
         Table::AzureActivity,
         Table::PimAlerts,
+        Table::DirectoryUsers,
     ];
 
     /// The SQL name of the table.
@@ -43,6 +45,7 @@ impl Table {
             Table::GraphActivity => "graph_activity",
             Table::AzureActivity => "azure_activity",
             Table::PimAlerts => "pim_alerts",
+            Table::DirectoryUsers => "directory_users",
         }
     }
 
@@ -75,6 +78,9 @@ impl Table {
             Table::PimAlerts => {
                 "Privileged Identity Management security alerts for Entra roles and their incidents: roles activated without MFA, too many global admins, roles assigned outside PIM ... (Graph roleManagementAlerts)"
             }
+            Table::DirectoryUsers => {
+                "The directory's users: department, title, manager, office, for peer groups (Graph user, Get-MgUser, the admin center's Download users CSV)"
+            }
         }
     }
 
@@ -89,6 +95,7 @@ impl Table {
             Table::GraphActivity => GraphActivity::COLUMNS,
             Table::AzureActivity => AzureActivity::COLUMNS,
             Table::PimAlerts => PimAlert::COLUMNS,
+            Table::DirectoryUsers => DirectoryUser::COLUMNS,
         }
     }
 }
@@ -504,6 +511,29 @@ table! {
     }
 }
 
+table! {
+    /// A user of the directory, as a directory export lists it.
+    DirectoryUser {
+        record_id: Text, "Object id of the user; the dedupe key (the first export of a user is kept)", "id / objectId / Id";
+        time: Time, "When the account was created (empty when the export does not say)", "createdDateTime";
+        user_principal_name: Text, "User principal name, lower-cased", "userPrincipalName";
+        display_name: Text, "Display name (attacker-controlled text)", "displayName";
+        user_type: Text, "Member or Guest", "userType";
+        account_enabled: Bool, "Whether the account can sign in", "accountEnabled";
+        department: Text, "Department", "department";
+        job_title: Text, "Job title", "jobTitle";
+        company_name: Text, "Company", "companyName";
+        office_location: Text, "Office", "officeLocation / physicalDeliveryOfficeName";
+        city: Text, "City", "city";
+        country: Text, "Country, else the usage location", "country / usageLocation";
+        manager_id: Text, "Object id of the manager", "manager.id (with $expand=manager)";
+        manager_upn: Text, "Manager's user principal name, lower-cased", "manager.userPrincipalName";
+        dialect: Text, "Export dialect the row was read from", "detected from content";
+        source_file: Text, "File (and archive member) the row was read from", "ingest";
+        raw: Text, "The original record as JSON", "the source record";
+    }
+}
+
 /// A normalised record of any table.
 #[derive(Debug, Clone, PartialEq)]
 #[expect(clippy::large_enum_variant, reason = "sign-ins are most records; boxing them would cost an allocation each")]
@@ -517,6 +547,7 @@ pub enum Record {
     GraphActivity(GraphActivity),
     AzureActivity(AzureActivity),
     PimAlert(PimAlert),
+    DirectoryUser(DirectoryUser),
 }
 
 /// Applies `$body` to the record inside any variant.
@@ -532,6 +563,7 @@ macro_rules! each {
             Record::GraphActivity($r) => $body,
             Record::AzureActivity($r) => $body,
             Record::PimAlert($r) => $body,
+            Record::DirectoryUser($r) => $body,
         }
     };
 }
@@ -548,6 +580,7 @@ impl Record {
             Record::GraphActivity(_) => Table::GraphActivity,
             Record::AzureActivity(_) => Table::AzureActivity,
             Record::PimAlert(_) => Table::PimAlerts,
+            Record::DirectoryUser(_) => Table::DirectoryUsers,
         }
     }
 

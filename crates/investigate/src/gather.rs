@@ -118,30 +118,51 @@ pub async fn gather(
 pub const MIN_PEERS: usize = 3;
 
 /// The account's peers and what they did in the baseline (`subject_peers`, `subject_peer_usage`):
-/// what UEBA calls "uncommon among peers", without Sentinel's peer groups. Peers are the other
-/// accounts that signed in successfully in the baseline from the account's own baseline
-/// addresses (its site: an office egress, a shared network), else, when fewer than
-/// [`MIN_PEERS`] do, the accounts that used the account's baseline applications. For each
-/// country and application new to the account in the window, how many peers used it in the
-/// baseline.
+/// what UEBA calls "uncommon among peers", without Sentinel's peer groups. Peers are, the first
+/// of these with at least [`MIN_PEERS`]: the accounts of the same department in a directory
+/// export (`directory_users`), the ones with the same manager, the other accounts that signed
+/// in successfully in the baseline from the account's own baseline addresses (its site: an
+/// office egress, a shared network), the accounts that used its baseline applications. For
+/// each country and application new to the account in the window, how many peers used it in
+/// the baseline.
 async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
     let u = literal(user);
     let Bounds { start, from, .. } = bounds;
     let baseline =
         format!("s.time >= {from} AND s.time < {start} AND s.result_type = 0 AND lower(s.user_principal_name) <> {u}");
-    let site = format!(
-        "SELECT DISTINCT lower(s.user_principal_name) AS who, 'the same site addresses' AS basis
-         FROM (SELECT DISTINCT ip_address AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND ip_address IS NOT NULL) a
-         JOIN signins s ON s.ip_address = a.k WHERE {baseline}"
+    // The directory's peer groups first (a directory export in the store), then the site, then
+    // the applications: the first with enough peers is the account's peer group.
+    let me = format!(
+        "(SELECT max(department) AS department, max(manager_id) AS manager FROM directory_users WHERE user_principal_name = {u})"
     );
-    let mut found = materialise(ctx, "subject_peers", &site).await?;
-    if found < MIN_PEERS {
-        let apps = format!(
-            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'the same applications' AS basis
+    let groups = [
+        format!(
+            "SELECT DISTINCT d.user_principal_name AS who, concat('accounts of the same department (', me.department, ')') AS basis
+             FROM {me} me JOIN directory_users d ON d.department = me.department
+             WHERE coalesce(me.department, '') <> '' AND d.user_principal_name <> {u}"
+        ),
+        format!(
+            "SELECT DISTINCT d.user_principal_name AS who, 'accounts with the same manager' AS basis
+             FROM {me} me JOIN directory_users d ON d.manager_id = me.manager
+             WHERE coalesce(me.manager, '') <> '' AND d.user_principal_name <> {u}"
+        ),
+        format!(
+            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that signed in from the same site addresses in the baseline' AS basis
+             FROM (SELECT DISTINCT ip_address AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND ip_address IS NOT NULL) a
+             JOIN signins s ON s.ip_address = a.k WHERE {baseline}"
+        ),
+        format!(
+            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that used the same applications in the baseline' AS basis
              FROM (SELECT DISTINCT app_id AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND app_id IS NOT NULL) a
              JOIN signins s ON s.app_id = a.k WHERE {baseline}"
-        );
-        found = materialise(ctx, "subject_peers", &apps).await?;
+        ),
+    ];
+    let mut found = 0;
+    for group in &groups {
+        found = materialise(ctx, "subject_peers", group).await?;
+        if found >= MIN_PEERS {
+            break;
+        }
     }
     // The window's new countries and applications, with the peers that used each before; the
     // small side of each join first (joins run in written order).

@@ -11,7 +11,7 @@ use crate::output::{OutputFormat, write_batches};
 /// Run a SQL query over the store's tables.
 ///
 /// Tables: signins, audits, risk_detections, mailbox_activity, message_trace,
-/// service_principal_signins, graph_activity, azure_activity, pim_alerts (see `sleuth tables`),
+/// service_principal_signins, graph_activity, azure_activity, pim_alerts, directory_users (see `sleuth tables`),
 /// and the view ip_addresses (every signing-in address with the log's and
 /// the databases' country and ASN side by side, its class, and whether they disagree). The
 /// dialect is DataFusion's SQL (PostgreSQL-like), with Sleuth's intelligence functions:

@@ -351,3 +351,36 @@ fn pim_alerts_and_their_incidents() {
     assert_eq!(matched("94a66f46-5b64-46ce-80b2-75dcbe627cc0").len(), 2);
     assert_eq!(matched("b1bc08d1-8224-4758-a0e6-fbcfc98c73bb").len(), 1);
 }
+
+/// The directory's users from Graph, the admin center's Download users CSV and Get-MgUser's
+/// Export-Csv: the same people with the same department, title and office; the manager from
+/// Graph's `$expand=manager`; the creation time in each form, the PowerShell culture's too.
+#[test]
+fn directory_users_in_three_dialects_agree() {
+    let t = temp();
+    let people =
+        "SELECT record_id, user_principal_name, department, job_title, office_location, account_enabled, user_type
+                  FROM directory_users ORDER BY user_principal_name";
+    let mut seen = Vec::new();
+    for (name, file) in [("graph", "users.graph.json"), ("portal", "users.portal.csv"), ("mguser", "users.mguser.csv")]
+    {
+        let (store, _) = ingest(t.path(), name, &[source(file)]);
+        let rows = query(&store, people);
+        assert_eq!(rows.len(), 3, "{file}: {rows:?}");
+        assert_eq!(rows[0]["department"], "Finance", "{file}");
+        assert_eq!(rows[1]["job_title"], "Accounts Payable Clerk", "{file}");
+        assert_eq!(rows[1]["account_enabled"], true, "{file}");
+        seen.push((name, store, rows));
+    }
+    assert_eq!(seen[0].2, seen[1].2, "Graph and the portal CSV");
+    assert_eq!(seen[0].2, seen[2].2, "Graph and Get-MgUser");
+    let managers = query(
+        &seen[0].1,
+        "SELECT user_principal_name, manager_upn, manager_id FROM directory_users WHERE manager_upn IS NOT NULL ORDER BY 1",
+    );
+    assert_eq!(managers.len(), 2);
+    assert_eq!(managers[0]["manager_upn"], "maria.costa@contoso.example");
+    let created = "SELECT CAST(time AS VARCHAR) AS t FROM directory_users WHERE user_principal_name = 'priya.nair@contoso.example'";
+    assert_eq!(query(&seen[0].1, created), query(&seen[2].1, created), "the culture's date is the same moment");
+    assert!(query(&seen[0].1, created)[0]["t"].as_str().unwrap().starts_with("2021-04-12T09:00:00"));
+}

@@ -520,3 +520,18 @@ fn what_is_new_for_the_account_is_weighed_against_its_peers() {
         assert!(!common.contains(&lagos) && !uncommon.contains(&dublin));
     }
 }
+
+#[test]
+fn a_directory_export_gives_the_peer_group_its_department() {
+    let id = "peers-directory";
+    for report in both(id) {
+        let ueba = report["questions"].as_array().unwrap().iter().find(|q| q["id"] == "ueba").unwrap();
+        let said = ueba["evidence"].to_string();
+        // The three Finance colleagues, not the seven accounts sharing its applications.
+        assert!(
+            said.contains("New to the account, not to its peers (3 accounts of the same department (Finance)"),
+            "{said}"
+        );
+        assert!(said.contains("country IE: 3"), "{said}");
+    }
+}

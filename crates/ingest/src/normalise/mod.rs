@@ -9,6 +9,7 @@ mod message_trace;
 mod pim;
 mod risk;
 mod signin;
+mod users;
 mod workload;
 
 use serde_json::{Map, Value};
@@ -164,6 +165,11 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         if f.has("Activity") {
             return audit::normalise(f, Dialect::EntraPortal, &origin);
         }
+    }
+    if users::looks_like(&object) {
+        // Get-MgUser's PascalCase is Graph's user object all the same.
+        let d = if object.contains_key("objectId") { Dialect::EntraPortal } else { Dialect::Graph };
+        return users::normalise(f, d, &origin);
     }
     if object.contains_key("sleuth_demo_manifest") {
         return Outcome::Unrecognised("the demo tenant's manifest (the stories' answers), not a log export".into());
