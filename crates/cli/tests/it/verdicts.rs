@@ -518,6 +518,17 @@ fn what_is_new_for_the_account_is_weighed_against_its_peers() {
         let dublin = format!("country {}: 3", c["common_among_peers"].as_str().unwrap());
         assert!(common.contains("New to the account, not to its peers") && common.contains(&dublin), "{common}");
         assert!(!common.contains(&lagos) && !uncommon.contains(&dublin));
+        // The droplet's unregistered desktop and the consent are new too, said with the baseline's numbers.
+        let device = format!(
+            "First-time device: {} (the baseline's sign-ins came from 1 registered device(s))",
+            c["new_device"].as_str().unwrap()
+        );
+        assert!(uncommon.contains(&device), "{uncommon}");
+        let action = format!(
+            "First-time action in the directory: {} (the account did 1 other kind",
+            c["new_action"].as_str().unwrap()
+        );
+        assert!(uncommon.contains(&action), "{uncommon}");
     }
 }
 
