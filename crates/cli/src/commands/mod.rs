@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+mod collect;
 mod demo;
 mod feed;
 mod hunt;
@@ -38,6 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Demo(demo::DemoArgs),
+    Collect(collect::CollectArgs),
     Ingest(ingest::IngestArgs),
     Hunt(hunt::HuntArgs),
     Investigate(investigate::InvestigateArgs),
@@ -54,6 +56,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Collect(args) => collect::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Investigate(args) => investigate::run(args),

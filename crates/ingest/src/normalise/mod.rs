@@ -171,6 +171,11 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         let d = if object.contains_key("objectId") { Dialect::EntraPortal } else { Dialect::Graph };
         return users::normalise(f, d, &origin);
     }
+    if object.contains_key("sleuth_collect_manifest") {
+        return Outcome::Unrecognised(
+            "sleuth collect's manifest (what was fetched, page by page), not a log export".into(),
+        );
+    }
     if object.contains_key("sleuth_demo_manifest") {
         return Outcome::Unrecognised("the demo tenant's manifest (the stories' answers), not a log export".into());
     }

@@ -1,0 +1,241 @@
+//! A Graph test double on the loopback interface: the client credentials token endpoint
+//! (tokens that really expire), the four sources paged with `@odata.nextLink` and filtered on
+//! their time field, and scripted faults (429 with and without `Retry-After`, 503, 400, 403)
+//! by request number. Every request is logged with its time and answer.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Throttle(Option<u64>),
+    Unavailable,
+    BadRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub at: Instant,
+    pub method: String,
+    pub target: String,
+    pub status: u16,
+    pub request_id: Option<String>,
+}
+
+#[derive(Default)]
+pub struct State {
+    /// Records per Graph path: (time, record).
+    pub data: HashMap<String, Vec<(String, serde_json::Value)>>,
+    pub page_size: usize,
+    /// Faults by the number of the GET request (1-based) they answer.
+    pub faults: HashMap<usize, Fault>,
+    /// Faults for every request to a path.
+    pub forbidden_paths: Vec<String>,
+    pub token_life: Duration,
+    pub expires_in_said: u64,
+    pub tokens: Vec<(String, Instant)>,
+    pub secret: String,
+    pub gets: usize,
+    pub log: Vec<Logged>,
+}
+
+pub struct Double {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl Double {
+    pub fn start(secret: &str) -> Double {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            page_size: 3,
+            token_life: Duration::from_secs(3600),
+            expires_in_said: 3600,
+            secret: secret.to_string(),
+            ..Default::default()
+        }));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = shared.clone();
+                std::thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        Double { url, state }
+    }
+
+    pub fn add(&self, path: &str, time_field: &str, times: &[&str], prefix: &str) {
+        let mut s = self.state.lock().unwrap();
+        let rows = s.data.entry(path.to_string()).or_default();
+        for (i, t) in times.iter().enumerate() {
+            // Shaped like the source's records, enough for `sleuth ingest` to know them.
+            let id = format!("{prefix}-{i:04}-0000-4000-8000-000000000000");
+            let record = match time_field {
+                "createdDateTime" => {
+                    serde_json::json!({"id": id, time_field: t, "userPrincipalName": "someone@contoso.example",
+                    "userId": "4b3a2918-0716-4f5e-8d7c-00000000a001", "appDisplayName": "Office 365 Exchange Online",
+                    "appId": "00000002-0000-0ff1-ce00-000000000000", "ipAddress": "81.2.69.142", "clientAppUsed": "Browser",
+                    "status": {"errorCode": 0}, "isInteractive": true, "signInEventTypes": ["interactiveUser"]})
+                }
+                _ => serde_json::json!({"id": id, time_field: t, "userPrincipalName": "someone@contoso.example"}),
+            };
+            rows.push((t.to_string(), record));
+        }
+        // Newest first, as Graph serves the logs.
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let mut headers = HashMap::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let (status, extra, answer) = answer(state, &method, &target, &headers, &body);
+        {
+            let mut s = state.lock().unwrap();
+            s.log.push(Logged {
+                at: Instant::now(),
+                method,
+                target,
+                status,
+                request_id: headers.get("client-request-id").cloned(),
+            });
+        }
+        let mut out = stream.try_clone().unwrap();
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
+            answer.len()
+        );
+        if out.write_all(head.as_bytes()).and_then(|_| out.write_all(answer.as_bytes())).is_err() {
+            return;
+        }
+    }
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn answer(
+    state: &Mutex<State>,
+    method: &str,
+    target: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut s = state.lock().unwrap();
+    if method == "POST" && target.ends_with("/oauth2/v2.0/token") {
+        let form = String::from_utf8_lossy(body).to_string();
+        let secret = form.split('&').find_map(|kv| kv.strip_prefix("client_secret=")).map(decode).unwrap_or_default();
+        if secret != s.secret {
+            return (
+                401,
+                String::new(),
+                r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#
+                    .into(),
+            );
+        }
+        let token = format!("token-{}", s.tokens.len() + 1);
+        let life = s.token_life;
+        s.tokens.push((token.clone(), Instant::now() + life));
+        return (
+            200,
+            String::new(),
+            serde_json::json!({"token_type": "Bearer", "expires_in": s.expires_in_said, "access_token": token})
+                .to_string(),
+        );
+    }
+    s.gets += 1;
+    let n = s.gets;
+    let bearer = headers.get("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let valid = s.tokens.iter().any(|(t, until)| t == bearer && Instant::now() < *until);
+    if !valid {
+        return (401, String::new(), r#"{"error":{"code":"InvalidAuthenticationToken","message":"Lifetime validation failed, the token is expired."}}"#.into());
+    }
+    match s.faults.remove(&n) {
+        Some(Fault::Throttle(Some(after))) => {
+            return (
+                429,
+                format!("Retry-After: {after}\r\n"),
+                r#"{"error":{"code":"TooManyRequests","message":"throttled"}}"#.into(),
+            );
+        }
+        Some(Fault::Throttle(None)) => {
+            return (429, String::new(), r#"{"error":{"code":"TooManyRequests","message":"throttled"}}"#.into());
+        }
+        Some(Fault::Unavailable) => {
+            return (503, String::new(), r#"{"error":{"code":"ServiceUnavailable","message":"down"}}"#.into());
+        }
+        Some(Fault::BadRequest) => {
+            return (400, String::new(), r#"{"error":{"code":"BadRequest","message":"scripted"}}"#.into());
+        }
+        None => {}
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if s.forbidden_paths.iter().any(|p| p == path) {
+        return (403, String::new(), r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#.into());
+    }
+    let query = decode(query);
+    // The window: the filter's `ge` and `lt` times, or the skip token's.
+    let (from, to, offset) = if let Some(token) = query.split("$skiptoken=").nth(1) {
+        let mut p = token.split(',');
+        (p.next().unwrap().to_string(), p.next().unwrap().to_string(), p.next().unwrap().parse::<usize>().unwrap())
+    } else {
+        let after = |op: &str| query.split(op).nth(1).map(|r| r[..20].to_string()).unwrap_or_default();
+        (after(" ge "), after(" lt "), 0)
+    };
+    let rows: Vec<serde_json::Value> = s
+        .data
+        .get(path)
+        .map(|rows| rows.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, r)| r.clone()).collect())
+        .unwrap_or_default();
+    let page: Vec<serde_json::Value> = rows.iter().skip(offset).take(s.page_size).cloned().collect();
+    let mut out =
+        serde_json::json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs", "value": page});
+    if offset + s.page_size < rows.len() {
+        let host = headers.get("host").cloned().unwrap_or_default();
+        out["@odata.nextLink"] = format!("http://{host}{path}?$skiptoken={from},{to},{}", offset + s.page_size).into();
+    }
+    let _ = n;
+    (200, String::new(), out.to_string())
+}
