@@ -30,7 +30,7 @@ fn main() {
         credentials: Credentials {
             tenant: "bench".into(),
             client_id: "bench".into(),
-            secret: Secret::new("bench-secret".into()),
+            key: sleuth_collect::Key::Secret(Secret::new("bench-secret".into())),
             login_url: d.url.clone(),
             graph_url: d.url.clone(),
         },

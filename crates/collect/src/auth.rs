@@ -1,9 +1,15 @@
-//! Credentials and tokens: the OAuth 2.0 client credentials grant with a client secret
-//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>),
+//! Credentials and tokens: the OAuth 2.0 client credentials grant with a client secret or a
+//! certificate's signed assertion
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>,
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>),
 //! against the public or a national cloud's endpoints
 //! (<https://learn.microsoft.com/en-us/graph/deployments>).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 /// A secret: never shown, never written. `Debug` says only that it is there.
 #[derive(Clone)]
@@ -56,14 +62,86 @@ impl Cloud {
     }
 }
 
-/// Who signs in, and where.
+/// Who signs in, with what, and where.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub tenant: String,
     pub client_id: String,
-    pub secret: Secret,
+    pub key: Key,
     pub login_url: String,
     pub graph_url: String,
+}
+
+/// What proves the application's identity.
+#[derive(Debug, Clone)]
+pub enum Key {
+    Secret(Secret),
+    Certificate(Certificate),
+}
+
+/// A certificate registered on the application and its private key: each token request
+/// carries an assertion signed with the key (RS256), naming the certificate by its SHA-256
+/// thumbprint (`x5t#S256`).
+#[derive(Clone)]
+pub struct Certificate {
+    key: Arc<ring::signature::RsaKeyPair>,
+    thumbprint: String,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Certificate(x5t#S256 {}, key [redacted])", self.thumbprint)
+    }
+}
+
+impl Certificate {
+    /// From PEM text: the certificate, and its RSA private key (PKCS#8 `PRIVATE KEY` or
+    /// PKCS#1 `RSA PRIVATE KEY`, unencrypted).
+    pub fn from_pem(certificate: &str, private_key: &str) -> Result<Certificate, String> {
+        let cert = pem_block(certificate, "CERTIFICATE").ok_or("no CERTIFICATE block in the certificate file")?;
+        let key = match (pem_block(private_key, "PRIVATE KEY"), pem_block(private_key, "RSA PRIVATE KEY")) {
+            (Some(pkcs8), _) => ring::signature::RsaKeyPair::from_pkcs8(&pkcs8),
+            (None, Some(pkcs1)) => ring::signature::RsaKeyPair::from_der(&pkcs1),
+            (None, None) => {
+                return Err("no PRIVATE KEY or RSA PRIVATE KEY block in the key file (an encrypted key must be decrypted first)".into());
+            }
+        }
+        .map_err(|e| format!("the private key is not an RSA key ring can use: {e}"))?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &cert);
+        Ok(Certificate { key: Arc::new(key), thumbprint: URL_SAFE_NO_PAD.encode(digest.as_ref()) })
+    }
+
+    /// The signed client assertion for `audience` (the token endpoint), valid ten minutes.
+    pub(crate) fn assertion(&self, client_id: &str, audience: &str) -> Result<String, String> {
+        let now = chrono::Utc::now().timestamp();
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": self.thumbprint});
+        let claims = serde_json::json!({
+            "aud": audience, "iss": client_id, "sub": client_id, "jti": crate::client::request_id_new(),
+            "nbf": now, "iat": now, "exp": now + 600,
+        });
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "signing the client assertion failed".to_string())?;
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+/// The DER bytes of the first PEM block labelled `label`.
+fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(body).ok()
 }
 
 /// An access token and when to stop using it.
@@ -85,17 +163,19 @@ impl Token {
     }
 }
 
-/// The form of the client credentials grant, percent-encoded.
-pub(crate) fn token_form(c: &Credentials) -> String {
+/// The form of the client credentials grant to `token_url`, percent-encoded.
+pub(crate) fn token_form(c: &Credentials, token_url: &str) -> Result<String, String> {
     let scope = format!("{}/.default", c.graph_url.trim_end_matches('/'));
-    [
-        ("client_id", c.client_id.as_str()),
-        ("scope", scope.as_str()),
-        ("client_secret", c.secret.expose()),
-        ("grant_type", "client_credentials"),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k}={}", crate::source::encode(v)))
-    .collect::<Vec<_>>()
-    .join("&")
+    let assertion;
+    let mut fields = vec![("client_id", c.client_id.as_str()), ("scope", scope.as_str())];
+    match &c.key {
+        Key::Secret(secret) => fields.push(("client_secret", secret.expose())),
+        Key::Certificate(certificate) => {
+            assertion = certificate.assertion(&c.client_id, token_url)?;
+            fields.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            fields.push(("client_assertion", assertion.as_str()));
+        }
+    }
+    fields.push(("grant_type", "client_credentials"));
+    Ok(fields.iter().map(|(k, v)| format!("{k}={}", crate::source::encode(v))).collect::<Vec<_>>().join("&"))
 }

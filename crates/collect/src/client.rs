@@ -172,7 +172,7 @@ impl Client {
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(token_form(c).as_bytes());
+                .send(token_form(c, &url).map_err(CollectError::Auth)?.as_bytes());
             self.last_request = Some(Instant::now());
             match response {
                 Ok(mut r) => {
@@ -253,8 +253,8 @@ fn graph_error(body: &[u8]) -> String {
     }
 }
 
-/// A new GUID for `client-request-id`.
-fn request_id_new() -> String {
+/// A new GUID for `client-request-id` (and an assertion's `jti`).
+pub(crate) fn request_id_new() -> String {
     let v = fastrand::u128(..);
     let h = format!("{v:032x}");
     format!("{}-{}-4{}-{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[16..20], &h[20..32])

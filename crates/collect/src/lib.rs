@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use auth::{Cloud, Credentials, Secret};
+pub use auth::{Certificate, Cloud, Credentials, Key, Secret};
 pub use client::{Client, Pacing};
 pub use manifest::{Manifest, PageEntry, Slice, SliceState};
 pub use source::Source;

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use double::{Double, Fault};
-use sleuth_collect::{Credentials, Manifest, Pacing, Request, Secret, Source, SourceSummary, collect};
+use sleuth_collect::{
+    Certificate, Credentials, Key, Manifest, Pacing, Request, Secret, Source, SourceSummary, collect,
+};
 
 const SECRET: &str = "s3cr3t~Value.With-Odd_Chars";
 const SIGNINS: &str = "/beta/auditLogs/signIns";
@@ -17,7 +19,7 @@ fn credentials(double: &Double, secret: &str) -> Credentials {
     Credentials {
         tenant: "contoso.onmicrosoft.com".into(),
         client_id: "11111111-2222-3333-4444-555555555555".into(),
-        secret: Secret::new(secret.into()),
+        key: Key::Secret(Secret::new(secret.into())),
         login_url: double.url.clone(),
         graph_url: double.url.clone(),
     }
@@ -213,4 +215,31 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
+}
+
+#[test]
+fn a_certificate_signs_the_token_request_with_its_thumbprint() {
+    let double = Double::start(SECRET);
+    ten_signins(&double);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    double.state.lock().unwrap().public_key = Some(std::fs::read(fixtures.join("test-public.der")).unwrap());
+    let cert = std::fs::read_to_string(fixtures.join("test-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(fixtures.join("test-key.pem")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut r = request(&double, out.path(), &[Source::Signins], "2025-03-01T00:00:00Z", "2025-03-03T00:00:00Z");
+    r.credentials.key = Key::Certificate(Certificate::from_pem(&cert, &key).unwrap());
+    let done = collect(&r, &mut ()).unwrap();
+    assert_eq!(summary(&done, "signins").records, 10);
+    let claims = double.state.lock().unwrap().assertions.clone();
+    assert_eq!(claims.len(), 1, "one token for the run");
+    assert_eq!(claims[0]["iss"], r.credentials.client_id.as_str());
+    assert!(
+        claims[0]["aud"].as_str().unwrap().ends_with("/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+        "{}",
+        claims[0]
+    );
+    assert!(claims[0]["exp"].as_i64().unwrap() > claims[0]["nbf"].as_i64().unwrap());
+    // The key is never shown; a certificate file with no key is refused with why.
+    assert!(!format!("{:?}", r.credentials).contains("PRIVATE"));
+    assert!(Certificate::from_pem(&cert, &cert).unwrap_err().contains("no PRIVATE KEY"));
 }

@@ -6,14 +6,17 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use sleuth_collect::{Cloud, Credentials, Pacing, Progress, Request, Secret, Source, SourceSummary, collect};
+use sleuth_collect::{
+    Certificate, Cloud, Credentials, Key, Pacing, Progress, Request, Secret, Source, SourceSummary, collect,
+};
 
 use sleuth_render::text::visible;
 
 /// Collect logs live from Microsoft Graph into a folder that `sleuth ingest` reads.
 ///
-/// Signs in as an application (client credentials; the secret is read from the environment
-/// variable --client-secret-env names, never from the command line) and pages each source
+/// Signs in as an application (client credentials: the secret is read from the environment
+/// variable --client-secret-env names, never from the command line; or a certificate and its
+/// private key, --certificate and --private-key) and pages each source
 /// with @odata.nextLink: sign-ins of every kind (beta auditLogs/signIns, interactive,
 /// non-interactive, service principal and managed identity), directory audits, Identity
 /// Protection risk detections and risky users. The window is cut into time slices (a day by
@@ -37,8 +40,14 @@ pub struct CollectArgs {
     #[arg(long)]
     client_id: String,
     /// The environment variable that holds the client secret.
-    #[arg(long, value_name = "VAR")]
-    client_secret_env: String,
+    #[arg(long, value_name = "VAR", required_unless_present = "certificate", conflicts_with = "certificate")]
+    client_secret_env: Option<String>,
+    /// Sign in with a certificate registered on the app instead (PEM), with --private-key.
+    #[arg(long, value_name = "CERT.pem", requires = "private_key")]
+    certificate: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM, PKCS#8 or PKCS#1, unencrypted).
+    #[arg(long, value_name = "KEY.pem", requires = "certificate")]
+    private_key: Option<PathBuf>,
     /// Start of the window: RFC 3339 (2025-03-01T00:00:00Z), a date, or a time ago (7d, 12h).
     #[arg(long)]
     since: String,
@@ -76,10 +85,23 @@ pub struct CollectArgs {
 }
 
 pub fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
-    let secret = std::env::var(&args.client_secret_env)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .with_context(|| format!("the environment variable {} holds no client secret", args.client_secret_env))?;
+    let key = match (&args.client_secret_env, &args.certificate, &args.private_key) {
+        (Some(var), _, _) => Key::Secret(Secret::new(
+            std::env::var(var)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .with_context(|| format!("the environment variable {var} holds no client secret"))?,
+        )),
+        (None, Some(cert), Some(key)) => {
+            let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+            Key::Certificate(
+                Certificate::from_pem(&read(cert)?, &read(key)?)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("{} and {}", cert.display(), key.display()))?,
+            )
+        }
+        _ => bail!("say --client-secret-env VAR, or --certificate CERT.pem with --private-key KEY.pem"),
+    };
     let cloud = Cloud::parse(&args.cloud)
         .with_context(|| format!("unknown cloud {:?}: say global, usgov, usgov-dod or china", args.cloud))?;
     let (login, graph) = cloud.endpoints();
@@ -91,7 +113,7 @@ pub fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
         credentials: Credentials {
             tenant: args.tenant.clone(),
             client_id: args.client_id.clone(),
-            secret: Secret::new(secret),
+            key,
             login_url: args.login_url.clone().unwrap_or_else(|| login.to_string()),
             graph_url: args.graph_url.clone().unwrap_or_else(|| graph.to_string()),
         },

@@ -140,3 +140,47 @@ fn a_killed_collection_resumes_and_holds_every_record_once() {
     ]);
     assert!(rows.contains("\"n\":60") && rows.contains("\"ids\":60"), "{rows}");
 }
+
+#[test]
+fn collect_signs_in_with_a_certificate() {
+    let d = double::Double::start("unused");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../collect/tests/fixtures");
+    d.state.lock().unwrap().public_key = Some(std::fs::read(fixtures.join("test-public.der")).unwrap());
+    d.add("/v1.0/auditLogs/directoryAudits", "activityDateTime", &["2025-03-01T10:00:00Z"], "a0d1");
+    let dir = temp();
+    let output = sleuth()
+        .args([
+            "collect",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "c",
+            "--since",
+            "2025-03-01",
+            "--until",
+            "2025-03-02",
+        ])
+        .args([
+            "--sources",
+            "audits",
+            "--login-url",
+            &d.url,
+            "--graph-url",
+            &d.url,
+            "--min-interval-ms",
+            "0",
+            "--quiet",
+        ])
+        .arg("--certificate")
+        .arg(fixtures.join("test-cert.pem"))
+        .arg("--private-key")
+        .arg(fixtures.join("test-key.pem"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = decode(output);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(d.state.lock().unwrap().assertions.len(), 1, "signed in with the certificate's assertion");
+    assert!(stdout.lines().any(|l| l.starts_with("audits") && l.contains(" 1 ")), "{stdout}");
+}

@@ -38,6 +38,10 @@ pub struct State {
     pub expires_in_said: u64,
     pub tokens: Vec<(String, Instant)>,
     pub secret: String,
+    /// The certificate's public key (PKCS#1 DER) that client assertions must verify with.
+    pub public_key: Option<Vec<u8>>,
+    /// The claims of the assertions accepted.
+    pub assertions: Vec<serde_json::Value>,
     pub gets: usize,
     pub log: Vec<Logged>,
 }
@@ -140,6 +144,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     }
 }
 
+fn base64_url(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap_or_default()
+}
+
 fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
@@ -166,8 +175,25 @@ fn answer(
     let mut s = state.lock().unwrap();
     if method == "POST" && target.ends_with("/oauth2/v2.0/token") {
         let form = String::from_utf8_lossy(body).to_string();
-        let secret = form.split('&').find_map(|kv| kv.strip_prefix("client_secret=")).map(decode).unwrap_or_default();
-        if secret != s.secret {
+        let field = |name: &str| form.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(decode);
+        if let Some(assertion) = field("client_assertion") {
+            let ok = field("client_assertion_type").as_deref()
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                && s.public_key.as_ref().is_some_and(|key| {
+                    let parts: Vec<&str> = assertion.split('.').collect();
+                    let signature = base64_url(parts.get(2).unwrap_or(&""));
+                    parts.len() == 3
+                        && ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
+                            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+                            .is_ok()
+                });
+            if !ok {
+                return (401, String::new(), r#"{"error":"invalid_client","error_description":"AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."}"#.into());
+            }
+            let claims: serde_json::Value =
+                serde_json::from_slice(&base64_url(assertion.split('.').nth(1).unwrap())).unwrap();
+            s.assertions.push(claims);
+        } else if field("client_secret").unwrap_or_default() != s.secret {
             return (
                 401,
                 String::new(),
