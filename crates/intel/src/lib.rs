@@ -37,6 +37,6 @@ pub use shared::SharedIntel;
 pub use table::{RangeTable, RangeTableBuilder};
 pub use travel::{Position, Travel, distance_km};
 pub use ua::{
-    Marker as UserAgentMarker, USER_FILE as USER_AGENT_FILE, UaClass, UserAgent, classify as classify_user_agent,
-    user_markers as user_agent_list,
+    Marker as UserAgentMarker, USER_FILE as USER_AGENT_FILE, UaClass, UserAgent, class_of as user_agent_class,
+    classify as classify_user_agent, user_markers as user_agent_list,
 };

@@ -176,6 +176,31 @@ fn system(text: &str) -> Option<String> {
     })
 }
 
+/// The curated entry that decides an agent's class, if any.
+fn marker(text: &str) -> Option<&'static Marker> {
+    let lower = text.to_ascii_lowercase();
+    markers().iter().find(|m| lower.contains(&m.marker))
+}
+
+/// A `Mozilla/` token is what every browser sends and what scripts imitate: a browser only
+/// when uap-core recognises one.
+fn unlisted_class(text: &str, recognised: bool) -> UaClass {
+    if text.starts_with("Mozilla/") && recognised { UaClass::Browser } else { UaClass::Other }
+}
+
+/// The class alone, as the `ua_class` SQL function asks it of every distinct agent: the same
+/// as [`classify`]'s, without parsing the system or the version.
+pub fn class_of(ua: &str) -> UaClass {
+    let text = ua.trim();
+    if text.is_empty() {
+        return UaClass::Empty;
+    }
+    match marker(text) {
+        Some(m) => m.class,
+        None => unlisted_class(text, uap().agents.extract(text).is_some()),
+    }
+}
+
 /// Classifies a user agent string. Never fails: unknown text is `Other`.
 pub fn classify(ua: &str) -> UserAgent {
     let text = ua.trim();
@@ -183,8 +208,7 @@ pub fn classify(ua: &str) -> UserAgent {
         return UserAgent { class: UaClass::Empty, product: None, version: None, os: None, evidence: None };
     }
     let os = system(text);
-    let lower = text.to_ascii_lowercase();
-    if let Some(m) = markers().iter().find(|m| lower.contains(&m.marker)) {
+    if let Some(m) = marker(text) {
         return UserAgent {
             class: m.class,
             product: Some(m.product.clone()),
@@ -198,9 +222,7 @@ pub fn classify(ua: &str) -> UserAgent {
         Some(f) => (Some(f.family.to_string()), dotted([f.major, f.minor, f.patch, f.patch_minor])),
         None => (None, None),
     };
-    // A `Mozilla/` token is what every browser sends and what scripts imitate: a browser only
-    // when uap-core recognises one.
-    let class = if text.starts_with("Mozilla/") && family.is_some() { UaClass::Browser } else { UaClass::Other };
+    let class = unlisted_class(text, family.is_some());
     let evidence = family.is_some().then_some(UAP_CORE_SOURCE);
     UserAgent { class, product, version, os, evidence }
 }

@@ -11,6 +11,8 @@ fn real_agents_get_the_class_an_analyst_gives_them() {
         let (class, agent) = line.split_once('\t').expect("class<TAB>agent");
         n += 1;
         let got = sleuth_intel::classify_user_agent(agent);
+        // The SQL function's shortcut gives the same class.
+        assert_eq!(sleuth_intel::user_agent_class(agent), got.class, "{agent}");
         if got.class.name() != class {
             misses.push(format!("{agent}: {} (expected {class}; {:?})", got.class.name(), got.product));
         }

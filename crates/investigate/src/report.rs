@@ -151,7 +151,13 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         user_agents: rows(ctx, IOC_AGENTS).await?,
         devices: rows(ctx, IOC_DEVICES).await?,
         mail_recipients: rows(ctx, IOC_RECIPIENTS).await?,
-        inbox_rules: rows(ctx, IOC_RULES).await?,
+        inbox_rules: rows(
+            ctx,
+            &format!(
+                "SELECT rule_name, operation, move_to_folder, forward_to, rule_keywords, client_ip, time {ACTOR_RULES}"
+            ),
+        )
+        .await?,
     };
     let containment = if attack {
         crate::response::containment(ctx, &asked, &iocs.ips, &subject.user).await?
@@ -435,10 +441,10 @@ const IOC_RECIPIENTS: &str = "
 SELECT recipient_address AS recipient, count(*) AS messages, array_agg(DISTINCT subject) AS subjects, min(time) AS first_seen
 FROM subject_mail WHERE foreign GROUP BY recipient_address ORDER BY first_seen, recipient";
 
-/// Inbox rules the actor made: from a foreign address, or from none the log recorded (then
-/// unattributed, and kept: a missed malicious rule costs more than a listed one).
-const IOC_RULES: &str = "
-SELECT rule_name, operation, move_to_folder, forward_to, rule_keywords, client_ip, time
+/// Inbox rules and forwarding the actor made: from a foreign address, or from none the log
+/// recorded (then unattributed, and kept: a missed malicious rule costs more than a listed
+/// one). The IOCs and the containment objects both list these.
+pub(crate) const ACTOR_RULES: &str = "
 FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL)
   AND (foreign OR coalesce(client_ip, '') = '') ORDER BY time, record_id";
 

@@ -146,7 +146,9 @@ async fn objects_of(
                 Some(object("address", &cidr, address, &detail))
             })
             .collect(),
-        Objects::InboxRules if ctx.table_exist("subject_mailbox")? => rows(ctx, INBOX_RULES).await?,
+        Objects::InboxRules if ctx.table_exist("subject_mailbox")? => {
+            rows(ctx, &format!("{INBOX_RULES} {}", crate::report::ACTOR_RULES)).await?
+        }
         Objects::Apps => rows(ctx, APPS).await?,
         Objects::OtherAccounts => rows(ctx, OTHER_ACCOUNTS).await?,
         Objects::Credentials if has_column(ctx, "subject_audits", "credential_change").await => {
@@ -209,17 +211,16 @@ SELECT kind, id, name, detail FROM (
   FROM subject_signins WHERE foreign AND succeeded AND coalesce(device_id, '') <> '' GROUP BY device_id
 ) ORDER BY time, kind, id";
 
-/// Inbox rules and forwarding the actor made (the IOCs' rules): the rule's identity as the
-/// unified audit log names it (`ObjectId`, mailbox\rule), its name, and what it does.
+/// Inbox rules and forwarding the actor made (the IOCs' rules, `report::ACTOR_RULES`): the
+/// rule's identity as the unified audit log names it (`ObjectId`, mailbox\rule), its name, and
+/// what it does.
 const INBOX_RULES: &str = "
 SELECT CASE WHEN rule_name IS NULL THEN 'mailbox_forwarding' ELSE 'inbox_rule' END AS kind,
        coalesce(nullif(object_id, ''), rule_name, mailbox_owner_upn, user_principal_name) AS id,
        coalesce(rule_name, forward_to) AS name,
        concat(operation, ' at ', CAST(time AS VARCHAR), ' from ', coalesce(nullif(client_ip, ''), 'no recorded address'),
               CASE WHEN forward_to IS NOT NULL THEN concat('; forwards to ', forward_to) ELSE '' END,
-              CASE WHEN move_to_folder IS NOT NULL THEN concat('; moves to ', move_to_folder) ELSE '' END) AS detail
-FROM subject_mailbox WHERE phase <> 'baseline' AND (rule_name IS NOT NULL OR forward_to IS NOT NULL)
-  AND (foreign OR coalesce(client_ip, '') = '') ORDER BY time, record_id";
+              CASE WHEN move_to_folder IS NOT NULL THEN concat('; moves to ', move_to_folder) ELSE '' END) AS detail";
 
 /// The other accounts the foreign addresses tried, with what each got.
 const OTHER_ACCOUNTS: &str = "

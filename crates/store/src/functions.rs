@@ -31,7 +31,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, create_udf,
 };
 use datafusion::prelude::SessionContext;
-use sleuth_intel::{Intel, Position, SharedIntel, classify_user_agent, distance_km, special_range};
+use sleuth_intel::{Intel, Position, SharedIntel, distance_km, special_range, user_agent_class};
 
 /// Registers the functions in `ctx`, the `ip_*` ones answering from `intel`.
 pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
@@ -96,7 +96,7 @@ fn ua_class(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let classes = each_str(&first_array(args)?, |v| {
         v.map(|ua| match known.get(ua) {
             Some(class) => *class,
-            None => *known.entry(ua.to_string()).or_insert_with(|| classify_user_agent(ua).class.name()),
+            None => *known.entry(ua.to_string()).or_insert_with(|| user_agent_class(ua).name()),
         })
     })?;
     Ok(ColumnarValue::Array(Arc::new(StringArray::from(classes))))

@@ -262,6 +262,5 @@ fn answer(
         let host = headers.get("host").cloned().unwrap_or_default();
         out["@odata.nextLink"] = format!("http://{host}{path}?$skiptoken={from},{to},{}", offset + s.page_size).into();
     }
-    let _ = n;
     (200, String::new(), out.to_string())
 }
