@@ -167,4 +167,25 @@ mod tests {
         assert_eq!(forwarding.client_ip.as_deref(), Some("2001:db8::7"));
         assert!(forwarding.rule_actions.is_empty());
     }
+
+    #[test]
+    fn graph_audit_records_read_with_their_audit_data_as_text_or_without_it() {
+        let text = read(
+            r#"{"id":"a1","createdDateTime":"2025-03-01T04:00:00Z","auditLogRecordType":"exchangeItem","operation":"MailItemsAccessed",
+                "service":"Exchange","userPrincipalName":"Jo@Contoso.example","clientIp":"81.2.69.142",
+                "auditData":"{\"Id\":\"a1\",\"CreationTime\":\"2025-03-01T04:00:00\",\"Operation\":\"MailItemsAccessed\",\"ClientIPAddress\":\"81.2.69.142\",\"LogonType\":0}"}"#,
+        );
+        assert_eq!(text.record_id.as_deref(), Some("a1"));
+        assert_eq!(text.logon_type.as_deref(), Some("0"), "read from the auditData text");
+        let bare = read(
+            r#"{"id":"b2","createdDateTime":"2025-03-01T05:00:00Z","auditLogRecordType":"exchangeAdmin","operation":"New-InboxRule",
+                "service":"Exchange","userPrincipalName":"Jo@Contoso.example","clientIp":"81.2.69.142"}"#,
+        );
+        assert_eq!(bare.record_id.as_deref(), Some("b2"));
+        assert_eq!(bare.operation.as_deref(), Some("New-InboxRule"));
+        assert_eq!(bare.user_principal_name.as_deref(), Some("jo@contoso.example"));
+        assert_eq!(bare.client_ip.as_deref(), Some("81.2.69.142"));
+        assert_eq!(bare.time.unwrap().to_rfc3339(), "2025-03-01T05:00:00+00:00");
+        assert_eq!(bare.workload.as_deref(), Some("Exchange"));
+    }
 }

@@ -115,10 +115,16 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     // Purview audit record as Graph returns it (security/auditLog/queries/{id}/records): the
     // record's own AuditData is `auditData`, the Graph properties are a fallback
     // (https://learn.microsoft.com/en-us/graph/api/resources/security-auditlogrecord).
-    if let Some(Value::Object(inner)) = object.get("auditData")
-        && (object.contains_key("auditLogRecordType") || object.contains_key("operation"))
-    {
-        let mut inner = inner.clone();
+    // `auditData` may also come as JSON text, or not at all (a `$select` without it): the Graph
+    // properties then stand alone.
+    let graph_audit = object.contains_key("auditLogRecordType")
+        || (object.contains_key("operation") && matches!(object.get("auditData"), Some(Value::Object(_))));
+    if graph_audit {
+        let mut inner = match object.get("auditData") {
+            Some(Value::Object(inner)) => inner.clone(),
+            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or_default(),
+            _ => Map::new(),
+        };
         expand_json_strings(&mut inner);
         // Graph's spelling of the inner record's names is not documented: they are matched
         // whatever their case.
