@@ -40,9 +40,10 @@ fn main() {
         out: out.path().to_path_buf(),
         slice: Duration::from_secs(86_400),
         pacing: Pacing { min_interval: Duration::ZERO, ..Pacing::default() },
+        overlap: None,
     };
     let began = Instant::now();
-    let done = collect(&request, &mut ()).unwrap();
+    let done = collect(&request, &mut (), None).unwrap();
     let took = began.elapsed().as_secs_f64();
     let records = done[0].records;
     println!(

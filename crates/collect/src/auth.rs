@@ -1,7 +1,10 @@
 //! Credentials and tokens: the OAuth 2.0 client credentials grant with a client secret or a
 //! certificate's signed assertion
 //! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>,
-//! <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>),
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>), or a
+//! person signing in on another device with a code (the device authorization grant, delegated,
+//! renewed with its refresh token:
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>),
 //! against the public or a national cloud's endpoints
 //! (<https://learn.microsoft.com/en-us/graph/deployments>).
 
@@ -77,6 +80,10 @@ pub struct Credentials {
 pub enum Key {
     Secret(Secret),
     Certificate(Certificate),
+    /// No application secret: a person signs in in a browser with the code shown through
+    /// this function (a public client app; the permissions are delegated: the person's roles
+    /// bound what Graph returns).
+    DeviceCode(fn(&str)),
 }
 
 /// A certificate registered on the application and its private key: each token request
@@ -163,19 +170,45 @@ impl Token {
     }
 }
 
-/// The form of the client credentials grant to `token_url`, percent-encoded.
-pub(crate) fn token_form(c: &Credentials, token_url: &str) -> Result<String, String> {
-    let scope = format!("{}/.default", c.graph_url.trim_end_matches('/'));
+/// The form of the grant to `token_url`, percent-encoded: client credentials, or for a
+/// device-code sign-in the refresh token's grant (`refresh`) or the device code's (`device`).
+pub(crate) fn token_form(
+    c: &Credentials,
+    token_url: &str,
+    refresh: Option<&Secret>,
+    device: Option<&Secret>,
+) -> Result<String, String> {
+    let graph = c.graph_url.trim_end_matches('/');
+    let scope = match c.key {
+        Key::DeviceCode(_) => format!("{graph}/.default offline_access"),
+        _ => format!("{graph}/.default"),
+    };
     let assertion;
     let mut fields = vec![("client_id", c.client_id.as_str()), ("scope", scope.as_str())];
-    match &c.key {
-        Key::Secret(secret) => fields.push(("client_secret", secret.expose())),
-        Key::Certificate(certificate) => {
+    match (&c.key, refresh, device) {
+        (Key::Secret(secret), _, _) => fields.push(("client_secret", secret.expose())),
+        (Key::Certificate(certificate), _, _) => {
             assertion = certificate.assertion(&c.client_id, token_url)?;
             fields.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
             fields.push(("client_assertion", assertion.as_str()));
         }
+        (Key::DeviceCode(_), Some(refresh), _) => {
+            fields.push(("refresh_token", refresh.expose()));
+            fields.push(("grant_type", "refresh_token"));
+        }
+        (Key::DeviceCode(_), None, Some(device)) => {
+            fields.push(("device_code", device.expose()));
+            fields.push(("grant_type", "urn:ietf:params:oauth:grant-type:device_code"));
+        }
+        (Key::DeviceCode(_), None, None) => return Err("a device-code sign-in has no code yet".into()),
     }
-    fields.push(("grant_type", "client_credentials"));
-    Ok(fields.iter().map(|(k, v)| format!("{k}={}", crate::source::encode(v))).collect::<Vec<_>>().join("&"))
+    if !matches!(c.key, Key::DeviceCode(_)) {
+        fields.push(("grant_type", "client_credentials"));
+    }
+    Ok(form(&fields))
+}
+
+/// Form fields, percent-encoded.
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{k}={}", crate::source::encode(v))).collect::<Vec<_>>().join("&")
 }

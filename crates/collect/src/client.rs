@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::auth::{Token, token_form};
-use crate::{CollectError, Credentials, Source};
+use crate::auth::{Token, form, token_form};
+use crate::{CollectError, Credentials, Key, Secret, Source};
 
 /// How hard to try and how fast to go.
 #[derive(Debug, Clone)]
@@ -20,6 +20,12 @@ pub struct Pacing {
     pub min_interval: Duration,
     /// How long one request may take.
     pub timeout: Duration,
+    /// The longest wait between two polls of a Purview audit search (the first waits a
+    /// second, each next one twice as long, up to this).
+    pub poll_interval: Duration,
+    /// How long one run waits for a Purview audit search to finish; the next run polls the
+    /// same search again.
+    pub search_wait: Duration,
 }
 
 impl Default for Pacing {
@@ -30,6 +36,8 @@ impl Default for Pacing {
             max_backoff: Duration::from_secs(120),
             min_interval: Duration::from_secs(2),
             timeout: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(30),
+            search_wait: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -42,6 +50,8 @@ pub struct Client {
     pacing: Pacing,
     agent: ureq::Agent,
     token: Option<Token>,
+    /// A device-code sign-in's refresh token: in memory only, for the life of the run.
+    refresh: Option<Secret>,
     last_request: Option<Instant>,
     retries: u64,
 }
@@ -63,11 +73,15 @@ impl Client {
             .user_agent(concat!("sleuth/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Client { credentials, pacing, agent, token: None, last_request: None, retries: 0 }
+        Client { credentials, pacing, agent, token: None, refresh: None, last_request: None, retries: 0 }
     }
 
     pub fn graph_url(&self) -> &str {
         self.credentials.graph_url.trim_end_matches('/')
+    }
+
+    pub fn pacing(&self) -> &Pacing {
+        &self.pacing
     }
 
     /// Retries so far (throttling, faults, renewed tokens).
@@ -77,6 +91,16 @@ impl Client {
 
     /// The body of a Graph GET, after as many retries as the pacing allows.
     pub fn get(&mut self, url: &str, source: Source) -> Result<Vec<u8>, CollectError> {
+        self.send(url, None, source)
+    }
+
+    /// The body of a Graph POST of `json`, retried like a GET. Used to create an audit log
+    /// query: a retried creation at worst leaves an unused query behind in the tenant.
+    pub fn post(&mut self, url: &str, json: &serde_json::Value, source: Source) -> Result<Vec<u8>, CollectError> {
+        self.send(url, Some(json.to_string().as_bytes()), source)
+    }
+
+    fn send(&mut self, url: &str, body: Option<&[u8]>, source: Source) -> Result<Vec<u8>, CollectError> {
         let what = source.name().to_string();
         let mut renewed = false;
         let mut last = String::new();
@@ -87,7 +111,7 @@ impl Client {
             request_id = request_id_new();
             let token = self.token()?;
             self.pace();
-            let outcome = self.attempt(url, &token, &request_id, source);
+            let outcome = self.attempt(url, body, &token, &request_id, source);
             match outcome {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fail(e) => return Err(e),
@@ -122,15 +146,26 @@ impl Client {
         Err(CollectError::GaveUp { what, attempts: self.pacing.attempts, last, request_id })
     }
 
-    fn attempt(&mut self, url: &str, token: &str, request_id: &str, source: Source) -> Attempt {
+    fn attempt(&mut self, url: &str, body: Option<&[u8]>, token: &str, request_id: &str, source: Source) -> Attempt {
         let what = source.name().to_string();
-        let response = self
-            .agent
-            .get(url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Accept", "application/json")
-            .header("client-request-id", request_id)
-            .call();
+        let bearer = format!("Bearer {token}");
+        let response = match body {
+            None => self
+                .agent
+                .get(url)
+                .header("Authorization", &bearer)
+                .header("Accept", "application/json")
+                .header("client-request-id", request_id)
+                .call(),
+            Some(body) => self
+                .agent
+                .post(url)
+                .header("Authorization", &bearer)
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json")
+                .header("client-request-id", request_id)
+                .send(body),
+        };
         self.last_request = Some(Instant::now());
         let mut response = match response {
             Ok(r) => r,
@@ -162,56 +197,158 @@ impl Client {
         if let Some(t) = self.token.as_ref().filter(|t| t.fresh()) {
             return Ok(t.value.clone());
         }
-        let c = &self.credentials;
-        let url =
-            format!("{}/{}/oauth2/v2.0/token", c.login_url.trim_end_matches('/'), crate::source::encode(&c.tenant));
+        if let Key::DeviceCode(prompt) = self.credentials.key
+            && self.refresh.is_none()
+        {
+            return self.device_sign_in(prompt);
+        }
+        let url = self.token_url();
         let mut last = String::new();
+        for attempt in 1..=self.pacing.attempts {
+            let form = token_form(&self.credentials, &url, self.refresh.as_ref(), None).map_err(CollectError::Auth)?;
+            match self.token_request(&url, &form) {
+                Granted::Token(value) => return Ok(value),
+                Granted::Again(wait, why) => {
+                    last = why;
+                    self.retries += 1;
+                    std::thread::sleep(wait.unwrap_or_else(|| self.backoff(attempt)));
+                }
+                Granted::Refused(_, _, _) if self.refresh.is_some() => {
+                    // A refresh token revoked or expired mid-run: the person signs in again.
+                    self.refresh = None;
+                    if let Key::DeviceCode(prompt) = self.credentials.key {
+                        return self.device_sign_in(prompt);
+                    }
+                }
+                Granted::Refused(status, error, description) => {
+                    let c = &self.credentials;
+                    // AADSTS codes say what is wrong (unknown tenant, wrong secret, app not found).
+                    return Err(CollectError::Auth(format!(
+                        "signing in as application {} to tenant {} failed: HTTP {status} {error}: {description}",
+                        c.client_id, c.tenant
+                    )));
+                }
+            }
+        }
+        Err(CollectError::Auth(format!(
+            "signing in to tenant {} failed {} times: {last}",
+            self.credentials.tenant, self.pacing.attempts
+        )))
+    }
+
+    fn token_url(&self) -> String {
+        let c = &self.credentials;
+        format!("{}/{}/oauth2/v2.0/token", c.login_url.trim_end_matches('/'), crate::source::encode(&c.tenant))
+    }
+
+    /// One token request: the token (kept, with a refresh token if one came), a reason to try
+    /// again, or the endpoint's refusal (status, error, first line of its description).
+    fn token_request(&mut self, url: &str, form: &str) -> Granted {
+        self.pace();
+        let response =
+            self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded").send(form.as_bytes());
+        self.last_request = Some(Instant::now());
+        let mut r = match response {
+            Ok(r) => r,
+            Err(e) => return Granted::Again(None, describe(&e)),
+        };
+        let status = r.status().as_u16();
+        let wait = r.headers().get("Retry-After").and_then(|v| v.to_str().ok()).and_then(retry_after);
+        let bytes = r.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if status == 200 {
+            let value = body["access_token"].as_str().unwrap_or_default().to_string();
+            if value.is_empty() {
+                return Granted::Refused(
+                    status,
+                    "no_token".into(),
+                    "the token endpoint answered without an access token".into(),
+                );
+            }
+            let life = body["expires_in"].as_u64().or_else(|| body["expires_in"].as_str()?.parse().ok());
+            self.token = Some(Token::new(value.clone(), life.unwrap_or(3600)));
+            if let Some(refresh) = body["refresh_token"].as_str().filter(|r| !r.is_empty()) {
+                self.refresh = Some(Secret::new(refresh.to_string()));
+            }
+            return Granted::Token(value);
+        }
+        if status == 429 || status >= 500 {
+            return Granted::Again(wait, format!("HTTP {status}"));
+        }
+        let error = body["error"].as_str().unwrap_or("error").to_string();
+        let description = body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
+        Granted::Refused(status, error, description)
+    }
+
+    /// The device authorization grant: a code for the person to enter in a browser, shown
+    /// through `prompt`, then the token endpoint polled at the interval it asks until they
+    /// have signed in, declined, or the code expired.
+    fn device_sign_in(&mut self, prompt: fn(&str)) -> Result<String, CollectError> {
+        let c = &self.credentials;
+        let url = format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            c.login_url.trim_end_matches('/'),
+            crate::source::encode(&c.tenant)
+        );
+        let scope = format!("{}/.default offline_access", c.graph_url.trim_end_matches('/'));
+        let request = form(&[("client_id", c.client_id.as_str()), ("scope", scope.as_str())]);
+        let mut answer = None;
         for attempt in 1..=self.pacing.attempts {
             self.pace();
             let response = self
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(token_form(c, &url).map_err(CollectError::Auth)?.as_bytes());
+                .send(request.as_bytes());
             self.last_request = Some(Instant::now());
-            match response {
-                Ok(mut r) => {
-                    let status = r.status().as_u16();
-                    let bytes = r.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
-                    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                    if status == 200 {
-                        let value = body["access_token"].as_str().unwrap_or_default().to_string();
-                        if value.is_empty() {
-                            return Err(CollectError::Auth(
-                                "the token endpoint answered without an access token".into(),
-                            ));
-                        }
-                        let life = body["expires_in"].as_u64().or_else(|| body["expires_in"].as_str()?.parse().ok());
-                        let token = Token::new(value.clone(), life.unwrap_or(3600));
-                        self.token = Some(token);
-                        return Ok(value);
-                    }
-                    if status == 429 || status >= 500 {
-                        last = format!("HTTP {status}");
-                    } else {
-                        // AADSTS codes say what is wrong (unknown tenant, wrong secret, app not found).
-                        let error = body["error"].as_str().unwrap_or("error");
-                        let description = body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("");
-                        return Err(CollectError::Auth(format!(
-                            "signing in as application {} to tenant {} failed: HTTP {status} {error}: {description}",
-                            c.client_id, c.tenant
-                        )));
-                    }
+            if let Ok(mut r) = response {
+                let status = r.status().as_u16();
+                let bytes = r.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                if status == 200 {
+                    answer = Some(body);
+                    break;
                 }
-                Err(e) => last = describe(&e),
+                if status != 429 && status < 500 {
+                    return Err(CollectError::Auth(format!(
+                        "asking for a device code for application {} in tenant {} failed: HTTP {status} {}: {}",
+                        self.credentials.client_id,
+                        self.credentials.tenant,
+                        body["error"].as_str().unwrap_or("error"),
+                        body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("")
+                    )));
+                }
             }
             self.retries += 1;
             std::thread::sleep(self.backoff(attempt));
         }
-        Err(CollectError::Auth(format!(
-            "signing in to tenant {} failed {} times: {last}",
-            c.tenant, self.pacing.attempts
-        )))
+        let answer = answer.ok_or_else(|| CollectError::Auth("the device code endpoint did not answer".into()))?;
+        let device = Secret::new(answer["device_code"].as_str().unwrap_or_default().to_string());
+        let message = answer["message"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            format!(
+                "To sign in, open {} in a browser and enter the code {}",
+                answer["verification_uri"].as_str().unwrap_or("https://microsoft.com/devicelogin"),
+                answer["user_code"].as_str().unwrap_or("?")
+            )
+        });
+        prompt(&message);
+        let mut interval = Duration::from_secs(answer["interval"].as_u64().unwrap_or(5));
+        let expires = Instant::now() + Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(900));
+        let token_url = self.token_url();
+        while Instant::now() < expires {
+            std::thread::sleep(interval);
+            let form = token_form(&self.credentials, &token_url, None, Some(&device)).map_err(CollectError::Auth)?;
+            match self.token_request(&token_url, &form) {
+                Granted::Token(value) => return Ok(value),
+                Granted::Again(wait, _) => std::thread::sleep(wait.unwrap_or_default()),
+                Granted::Refused(_, error, _) if error == "authorization_pending" => {}
+                Granted::Refused(_, error, _) if error == "slow_down" => interval += Duration::from_secs(5),
+                Granted::Refused(_, error, description) => {
+                    return Err(CollectError::Auth(format!("the device-code sign-in ended: {error}: {description}")));
+                }
+            }
+        }
+        Err(CollectError::Auth("the device code expired before anyone signed in with it".into()))
     }
 
     /// Waits out the least interval between requests.
@@ -231,6 +368,14 @@ impl Client {
         let half = base / 2;
         half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
     }
+}
+
+/// What a token request came to.
+enum Granted {
+    Token(String),
+    /// Try again: after this long if the endpoint said (`Retry-After`), saying why.
+    Again(Option<Duration>, String),
+    Refused(u16, String, String),
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

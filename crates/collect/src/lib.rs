@@ -8,8 +8,14 @@
 //! - **Resume.** The manifest (`manifest.json`) records each page's file, SHA-256 and record
 //!   count, and each unfinished slice's next link. Running the same command again skips what
 //!   is complete and continues each slice from its next link: no page is fetched twice.
-//! - **Incremental.** Once every slice of a source is complete, a new run collects from the
-//!   source's watermark (the newest record it holds) to now.
+//! - **Incremental.** A new run collects from the end of what the folder holds to now, and
+//!   the last hours before once more (recheck slices, [`Source::latency`]) for records that
+//!   reached the log late; the store keeps each record once.
+//! - **Unified audit log.** Through the Purview audit search API: one search per slice,
+//!   created, polled until it succeeds, its records paged; a run that stops while a search
+//!   runs polls the same search next time ([`search`]).
+//! - **Store.** With a [`Deliver`], pages go into a store as they arrive, in batches; the
+//!   manifest marks what is in, so a killed run's pages go in on the next.
 //! - **Throttling.** 429 with `Retry-After` waits exactly that; 429 without it and 5xx back off
 //!   exponentially with jitter. A 401 for an expired token gets a new token once. Every request
 //!   carries a `client-request-id`, and failures are reported with it.
@@ -22,6 +28,7 @@
 mod auth;
 mod client;
 mod manifest;
+mod search;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +55,8 @@ pub enum CollectError {
     Io { path: String, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("storing the collected pages: {0} (the pages are in the folder; the next run stores them)")]
+    Deliver(String),
 }
 
 impl CollectError {
@@ -66,7 +75,21 @@ pub struct Request {
     pub out: PathBuf,
     pub slice: Duration,
     pub pacing: Pacing,
+    /// How much of a closed window an incremental run collects again; `None` is each
+    /// source's [`Source::latency`].
+    pub overlap: Option<Duration>,
 }
+
+/// Where pages go as they arrive, besides the folder: a store.
+pub trait Deliver {
+    /// Names the destination; pages delivered to another are delivered again.
+    fn target(&self) -> String;
+    /// Takes these page files (whole, on disk). An error stops the collection.
+    fn deliver(&mut self, files: &[PathBuf]) -> Result<(), String>;
+}
+
+/// Pages are delivered once this many records wait, and at the end of each source.
+pub const DELIVER_RECORDS: u64 = 100_000;
 
 /// What a run did, per source.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -88,16 +111,31 @@ pub struct SourceSummary {
 /// Progress as pages arrive: source, records so far in this run, pages so far.
 pub trait Progress {
     fn page(&mut self, source: Source, records: u64, pages: u64);
+
+    /// A Purview audit search is still at work (its status, and how long this run waited).
+    fn waiting(&mut self, _source: Source, _status: &str, _waited: Duration) {}
 }
 
 impl Progress for () {
     fn page(&mut self, _: Source, _: u64, _: u64) {}
 }
 
-/// Collects every asked source into `request.out`, resuming what an earlier run left.
-pub fn collect(request: &Request, progress: &mut dyn Progress) -> Result<Vec<SourceSummary>, CollectError> {
+/// Collects every asked source into `request.out`, resuming what an earlier run left, and
+/// hands the pages to `deliver` as they arrive.
+pub fn collect(
+    request: &Request,
+    progress: &mut dyn Progress,
+    mut deliver: Option<&mut dyn Deliver>,
+) -> Result<Vec<SourceSummary>, CollectError> {
     std::fs::create_dir_all(&request.out).map_err(|e| CollectError::io(&request.out, e))?;
     let mut manifest = Manifest::load_or_new(&request.out, &request.credentials)?;
+    if let Some(d) = deliver.as_deref()
+        && manifest.store.as_deref() != Some(d.target().as_str())
+    {
+        // Another store (or none before): every page goes in.
+        manifest.store = Some(d.target());
+        manifest.slices.iter_mut().flat_map(|s| s.pages.iter_mut()).for_each(|p| p.delivered = false);
+    }
     let until = request.until.unwrap_or_else(Utc::now);
     if request.since >= until {
         return Err(CollectError::Invalid(format!("--since {} is not before --until {}", request.since, until)));
@@ -105,7 +143,7 @@ pub fn collect(request: &Request, progress: &mut dyn Progress) -> Result<Vec<Sou
     let mut client = Client::new(request.credentials.clone(), request.pacing.clone());
     let mut summaries = Vec::new();
     for &source in &request.sources {
-        manifest.plan(source, request.since, until, request.slice);
+        manifest.plan(source, request.since, until, request.slice, request.overlap.unwrap_or(source.latency()));
         manifest.save(&request.out)?;
         let mut summary = SourceSummary { source: source.name().into(), ..Default::default() };
         let retries_before = client.retries();
@@ -116,7 +154,9 @@ pub fn collect(request: &Request, progress: &mut dyn Progress) -> Result<Vec<Sou
             }
             if let Err(e) = collect_slice(&mut client, &mut manifest, i, &request.out, &mut summary, progress) {
                 // A permission or licence error stops the source: every slice would fail alike.
-                let stop = matches!(&e, CollectError::Http { status: 401 | 403, .. } | CollectError::Auth(_));
+                // So does a Graph without the audit search API (a national cloud): 404 on both versions.
+                let stop = matches!(&e, CollectError::Http { status: 401 | 403, .. } | CollectError::Auth(_))
+                    || (source == Source::Ual && matches!(&e, CollectError::Http { status: 404 | 400, .. }));
                 let slice = &manifest.slices[i];
                 summary.gaps.push(format!("{} to {}: {e}", slice.from.to_rfc3339(), slice.to.to_rfc3339()));
                 manifest.errors.push(format!("{}: {e}", source.name()));
@@ -125,6 +165,12 @@ pub fn collect(request: &Request, progress: &mut dyn Progress) -> Result<Vec<Sou
                     break;
                 }
             }
+            if let Some(d) = deliver.as_deref_mut() {
+                deliver_pages(&mut manifest, &request.out, d, DELIVER_RECORDS)?;
+            }
+        }
+        if let Some(d) = deliver.as_deref_mut() {
+            deliver_pages(&mut manifest, &request.out, d, 0)?;
         }
         summary.retries = client.retries() - retries_before;
         let slices: Vec<&Slice> = manifest.slices.iter().filter(|s| s.source == source).collect();
@@ -149,6 +195,30 @@ pub fn collect(request: &Request, progress: &mut dyn Progress) -> Result<Vec<Sou
     Ok(summaries)
 }
 
+/// Hands the pages not yet delivered to `deliver` when at least `min_records` wait, then
+/// marks them in the manifest. A kill between the two delivers them again: the store keeps
+/// each record once.
+fn deliver_pages(
+    manifest: &mut Manifest,
+    out: &Path,
+    deliver: &mut dyn Deliver,
+    min_records: u64,
+) -> Result<(), CollectError> {
+    let waiting: Vec<&PageEntry> =
+        manifest.slices.iter().flat_map(|s| s.pages.iter()).filter(|p| !p.delivered).collect();
+    let records: u64 = waiting.iter().map(|p| p.records).sum();
+    if waiting.is_empty() || records < min_records {
+        return Ok(());
+    }
+    // Pages of no records (an empty window's one page) have nothing to store.
+    let files: Vec<PathBuf> = waiting.iter().filter(|p| p.records > 0).map(|p| out.join(&p.file)).collect();
+    if !files.is_empty() {
+        deliver.deliver(&files).map_err(CollectError::Deliver)?;
+    }
+    manifest.slices.iter_mut().flat_map(|s| s.pages.iter_mut()).for_each(|p| p.delivered = true);
+    manifest.save(out)
+}
+
 /// One slice: from its next link (resume) or its first query, page by page until Graph gives
 /// no next link. Each page is on disk before the manifest says so.
 fn collect_slice(
@@ -162,6 +232,7 @@ fn collect_slice(
     let source = manifest.slices[i].source;
     let mut url = match &manifest.slices[i].next_link {
         Some(link) => link.clone(),
+        None if source == Source::Ual => search::records_url(client, manifest, i, out, progress)?,
         None => format!("{}{}", client.graph_url(), source.query(manifest.slices[i].from, manifest.slices[i].to)),
     };
     loop {
@@ -184,7 +255,7 @@ fn collect_slice(
         let file = slice.page_file(slice.pages.len() + 1);
         manifest::write_atomic(&out.join(&file), &body)?;
         let slice = &mut manifest.slices[i];
-        slice.pages.push(PageEntry { file, sha256: manifest::sha256(&body), records });
+        slice.pages.push(PageEntry { file, sha256: manifest::sha256(&body), records, delivered: false });
         slice.first = match (slice.first, first) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -24,6 +24,9 @@ pub struct Manifest {
     pub graph_url: String,
     pub slices: Vec<Slice>,
     pub errors: Vec<String>,
+    /// The store the pages marked `delivered` went into (`--store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +48,13 @@ pub struct Slice {
     /// The oldest and newest record times the slice's pages hold.
     pub first: Option<DateTime<Utc>>,
     pub last: Option<DateTime<Utc>>,
+    /// The unified audit log's Purview search for this slice (its URL), once created: a run
+    /// that stops while the search runs polls the same search next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    /// A second look at the end of an earlier window, for records that reached the log late.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recheck: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +62,9 @@ pub struct PageEntry {
     pub file: String,
     pub sha256: String,
     pub records: u64,
+    /// Whether the page is in the manifest's store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delivered: bool,
 }
 
 impl Slice {
@@ -62,7 +75,8 @@ impl Slice {
     /// The page's file, relative to the output folder.
     pub fn page_file(&self, n: usize) -> String {
         let t = |d: DateTime<Utc>| d.format("%Y%m%dT%H%M%SZ").to_string();
-        format!("{}/{}-{}/page-{n:05}.json", self.source.name(), t(self.from), t(self.to))
+        let recheck = if self.recheck { "-recheck" } else { "" };
+        format!("{}/{}-{}{recheck}/page-{n:05}.json", self.source.name(), t(self.from), t(self.to))
     }
 }
 
@@ -80,6 +94,7 @@ impl Manifest {
                 graph_url: credentials.graph_url.clone(),
                 slices: Vec::new(),
                 errors: Vec::new(),
+                store: None,
             });
         }
         let text = std::fs::read_to_string(&path).map_err(|e| CollectError::io(&path, e))?;
@@ -114,15 +129,32 @@ impl Manifest {
 
     /// Adds the slices `[since, until)` needs beyond those already planned: before the earliest
     /// planned one, and after the latest (the incremental part), each at most `slice` long.
-    pub fn plan(&mut self, source: Source, since: DateTime<Utc>, until: DateTime<Utc>, slice: Duration) {
-        let planned: Vec<&Slice> = self.slices.iter().filter(|s| s.source == source).collect();
+    /// With an incremental part, the last `overlap` of what was planned before is collected
+    /// once more (recheck slices): records reach the logs minutes to hours after they happen,
+    /// and a window closed earlier may have gained some. The store keeps each record once.
+    pub fn plan(
+        &mut self,
+        source: Source,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        slice: Duration,
+        overlap: Duration,
+    ) {
+        let planned: Vec<&Slice> = self.slices.iter().filter(|s| s.source == source && !s.recheck).collect();
         let gaps = match (planned.iter().map(|s| s.from).min(), planned.iter().map(|s| s.to).max()) {
-            (Some(first), Some(last)) => vec![(since, first.min(until)), (last.max(since), until)],
-            _ => vec![(since, until)],
+            (Some(first), Some(last)) => {
+                let mut gaps = vec![(since, first.min(until), false), (last.max(since), until, false)];
+                let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
+                if last < until && overlap > chrono::Duration::zero() {
+                    gaps.push(((last - overlap).max(first).max(since), last, true));
+                }
+                gaps
+            }
+            _ => vec![(since, until, false)],
         };
         let step =
             chrono::Duration::from_std(slice).unwrap_or(chrono::Duration::days(1)).max(chrono::Duration::minutes(1));
-        for (from, to) in gaps {
+        for (from, to, recheck) in gaps {
             let mut at = from;
             while at < to {
                 let end = (at + step).min(to);
@@ -135,12 +167,14 @@ impl Manifest {
                     pages: Vec::new(),
                     first: None,
                     last: None,
+                    search: None,
+                    recheck,
                 });
                 at = end;
             }
         }
         // Newest first, as Graph pages: an interrupted run has the latest data.
-        self.slices.sort_by_key(|s| (s.source, std::cmp::Reverse(s.to)));
+        self.slices.sort_by_key(|s| (s.source, std::cmp::Reverse(s.to), s.recheck));
     }
 }
 
@@ -178,9 +212,11 @@ mod tests {
             graph_url: "g".into(),
             slices: Vec::new(),
             errors: Vec::new(),
+            store: None,
         };
         let day = Duration::from_secs(86_400);
-        m.plan(Source::Audits, t("2025-03-02T00:00:00Z"), t("2025-03-03T12:00:00Z"), day);
+        let none = Duration::ZERO;
+        m.plan(Source::Audits, t("2025-03-02T00:00:00Z"), t("2025-03-03T12:00:00Z"), day, none);
         let spans = |m: &Manifest| m.slices.iter().map(|s| (s.from, s.to)).collect::<Vec<_>>();
         // Newest first; the last slice is cut at the window's end.
         assert_eq!(
@@ -191,9 +227,9 @@ mod tests {
             ]
         );
         // The same window again plans nothing; a wider one only what is new at either end.
-        m.plan(Source::Audits, t("2025-03-02T00:00:00Z"), t("2025-03-03T12:00:00Z"), day);
+        m.plan(Source::Audits, t("2025-03-02T00:00:00Z"), t("2025-03-03T12:00:00Z"), day, day);
         assert_eq!(m.slices.len(), 2);
-        m.plan(Source::Audits, t("2025-03-01T12:00:00Z"), t("2025-03-04T00:00:00Z"), day);
+        m.plan(Source::Audits, t("2025-03-01T12:00:00Z"), t("2025-03-04T00:00:00Z"), day, none);
         let all = spans(&m);
         assert_eq!(all.len(), 4, "{all:?}");
         assert!(all.contains(&(t("2025-03-03T12:00:00Z"), t("2025-03-04T00:00:00Z"))));
@@ -202,5 +238,15 @@ mod tests {
         let mut sorted = all.clone();
         sorted.sort();
         assert!(sorted.windows(2).all(|w| w[0].1 == w[1].0), "{sorted:?}");
+
+        // Later, with an overlap: the new part, and the last two hours before it once more,
+        // in a folder of their own.
+        m.plan(Source::Audits, t("2025-03-01T12:00:00Z"), t("2025-03-04T06:00:00Z"), day, Duration::from_secs(7200));
+        let rechecks: Vec<&Slice> = m.slices.iter().filter(|s| s.recheck).collect();
+        assert_eq!(rechecks.len(), 1);
+        assert_eq!((rechecks[0].from, rechecks[0].to), (t("2025-03-03T22:00:00Z"), t("2025-03-04T00:00:00Z")));
+        assert!(rechecks[0].page_file(1).ends_with("20250303T220000Z-20250304T000000Z-recheck/page-00001.json"));
+        assert_eq!(m.slices.iter().filter(|s| !s.recheck).count(), 5);
+        assert!(m.slices.iter().any(|s| (s.from, s.to) == (t("2025-03-04T00:00:00Z"), t("2025-03-04T06:00:00Z"))));
     }
 }

@@ -16,10 +16,14 @@ pub enum Source {
     RiskDetections,
     /// Identity Protection risky users.
     RiskyUsers,
+    /// The unified audit log, through the Purview audit search API: one query per slice,
+    /// created, polled until it succeeds, then its records paged.
+    Ual,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Signins, Source::Audits, Source::RiskDetections, Source::RiskyUsers];
+    pub const ALL: [Source; 5] =
+        [Source::Signins, Source::Audits, Source::RiskDetections, Source::RiskyUsers, Source::Ual];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -27,6 +31,7 @@ impl Source {
             Source::Audits => "audits",
             Source::RiskDetections => "risk_detections",
             Source::RiskyUsers => "risky_users",
+            Source::Ual => "ual",
         }
     }
 
@@ -41,7 +46,7 @@ impl Source {
             };
             if found.is_empty() {
                 return Err(format!(
-                    "unknown source {name:?}: say signins, audits, risk (risk_detections, risky_users) or all"
+                    "unknown source {name:?}: say signins, audits, risk (risk_detections, risky_users), ual or all"
                 ));
             }
             for s in found {
@@ -59,7 +64,7 @@ impl Source {
     /// The record field that carries its time.
     pub fn time_field(self) -> &'static str {
         match self {
-            Source::Signins => "createdDateTime",
+            Source::Signins | Source::Ual => "createdDateTime",
             Source::Audits => "activityDateTime",
             Source::RiskDetections => "detectedDateTime",
             Source::RiskyUsers => "riskLastUpdatedDateTime",
@@ -72,6 +77,7 @@ impl Source {
             Source::Audits => "/v1.0/auditLogs/directoryAudits",
             Source::RiskDetections => "/v1.0/identityProtection/riskDetections",
             Source::RiskyUsers => "/v1.0/identityProtection/riskyUsers",
+            Source::Ual => UAL_QUERIES,
         }
     }
 
@@ -81,7 +87,25 @@ impl Source {
             Source::Signins | Source::Audits => "AuditLog.Read.All",
             Source::RiskDetections => "IdentityRiskEvent.Read.All",
             Source::RiskyUsers => "IdentityRiskyUser.Read.All",
+            // Or one per service (AuditLogsQuery-Exchange.Read.All, -Entra, -SharePoint, ...),
+            // which return only that service's records.
+            Source::Ual => "AuditLogsQuery.Read.All",
         }
+    }
+
+    /// How late records can reach the source after their time, the part of a closed window
+    /// an incremental run collects once more. Entra's sign-in and audit logs take minutes,
+    /// rarely hours; Identity Protection's offline detections up to 48 hours
+    /// (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>);
+    /// the unified audit log up to 24 hours
+    /// (<https://learn.microsoft.com/en-us/purview/audit-search>).
+    pub fn latency(self) -> std::time::Duration {
+        let hours = match self {
+            Source::Signins | Source::Audits => 2,
+            Source::RiskDetections | Source::RiskyUsers => 48,
+            Source::Ual => 24,
+        };
+        std::time::Duration::from_secs(hours * 3600)
     }
 
     /// What the tenant needs beyond the permission, said when a source comes back empty.
@@ -92,12 +116,19 @@ impl Source {
             Source::RiskDetections | Source::RiskyUsers => {
                 "; Identity Protection's full detections need Microsoft Entra ID P2"
             }
+            Source::Ual => {
+                "; the audit search API needs auditing turned on in Microsoft Purview, and serves the global cloud only"
+            }
         }
     }
 
     /// The path and query of the first page of `[from, to)`, newest first as Graph serves them.
+    /// For the unified audit log, the path the search is created at, with its window.
     pub fn query(self, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
         let t = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::Secs, true);
+        if self == Source::Ual {
+            return format!("POST {UAL_QUERIES} {}", ual_search(from, to));
+        }
         let field = self.time_field();
         let mut filter = format!("{field} ge {} and {field} lt {}", t(from), t(to));
         if self == Source::Signins {
@@ -113,6 +144,23 @@ impl Source {
         };
         format!("{}?$filter={}{top}", self.path(), encode(&filter))
     }
+}
+
+/// Where Purview audit searches are created, polled (`/{id}`) and read (`/{id}/records`):
+/// <https://learn.microsoft.com/en-us/graph/api/security-auditcoreroot-post-auditlogqueries>.
+pub(crate) const UAL_QUERIES: &str = "/beta/security/auditLog/queries";
+
+/// The body that creates the audit search of `[from, to)`: every record type and service.
+/// `filterEndDateTime` is exclusive like the other sources' `lt`; the records' own times
+/// decide at ingest.
+pub(crate) fn ual_search(from: DateTime<Utc>, to: DateTime<Utc>) -> serde_json::Value {
+    let t = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::Secs, true);
+    serde_json::json!({
+        "@odata.type": "#microsoft.graph.security.auditLogQuery",
+        "displayName": format!("sleuth collect {} to {}", t(from), t(to)),
+        "filterStartDateTime": t(from),
+        "filterEndDateTime": t(to),
+    })
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
@@ -156,7 +204,8 @@ mod tests {
             Source::parse_list("signins,risk").unwrap(),
             [Source::Signins, Source::RiskDetections, Source::RiskyUsers]
         );
-        assert_eq!(Source::parse_list("all").unwrap().len(), 4);
-        assert!(Source::parse_list("signins,ual").unwrap_err().contains("\"ual\""));
+        assert_eq!(Source::parse_list("all").unwrap().len(), 5);
+        assert_eq!(Source::parse_list("ual,signins").unwrap(), [Source::Ual, Source::Signins]);
+        assert!(Source::parse_list("signins,uals").unwrap_err().contains("\"uals\""));
     }
 }

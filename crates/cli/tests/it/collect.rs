@@ -14,6 +14,8 @@ fn collect_writes_pages_that_ingest_reads_and_says_what_it_got() {
     let d = double::Double::start(secret);
     let times: Vec<String> = (0..7).map(|i| format!("2025-03-01T{:02}:00:00Z", 2 * i)).collect();
     d.add("/beta/auditLogs/signIns", "createdDateTime", &times.iter().map(String::as_str).collect::<Vec<_>>(), "5e1a");
+    d.add_ual(&["2025-03-01T03:00:00Z", "2025-03-01T04:00:00Z", "2025-03-01T05:00:00Z"], "0a1e");
+    d.state.lock().unwrap().search_polls = 1;
     let dir = temp();
     let out = dir.path().join("collected");
     let store = dir.path().join("store");
@@ -27,7 +29,7 @@ fn collect_writes_pages_that_ingest_reads_and_says_what_it_got() {
             "--graph-url",
             &d.url,
             "--sources",
-            "signins,audits",
+            "signins,audits,ual",
             "--min-interval-ms",
             "0",
             "--quiet",
@@ -53,6 +55,11 @@ fn collect_writes_pages_that_ingest_reads_and_says_what_it_got() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(rows.contains("\"n\":7") && rows.contains("\"ids\":7"), "{rows}");
+    // The unified audit log came through the Purview search and reads as Purview's records.
+    let (_, rows, _) =
+        run(&["sql", "--store", path(&store), "--format", "json", "SELECT count(*) AS n FROM mailbox_activity"]);
+    assert!(rows.contains("\"n\":3"), "{rows}");
+    assert!(stdout.contains("Stored 10 new records"), "{stdout}");
 
     // No secret on the command line: only the variable's name is taken, and an empty one is refused.
     let output = sleuth()
@@ -104,7 +111,9 @@ fn a_killed_collection_resumes_and_holds_every_record_once() {
             .args(["--since", "2025-03-01", "--until", "2025-03-03", "--sources", "signins", "--quiet"])
             .args(["--login-url", &d.url, "--graph-url", &d.url, "--min-interval-ms", "60"])
             .arg("--out")
-            .arg(&out);
+            .arg(&out)
+            .arg("--store")
+            .arg(dir.path().join("live"));
         c
     };
     let mut child = command().stdout(std::process::Stdio::null()).spawn().unwrap();
@@ -126,6 +135,18 @@ fn a_killed_collection_resumes_and_holds_every_record_once() {
         d.log().into_iter().filter(|l| l.method == "GET" && l.status == 200).map(|l| l.target).collect();
     let unique: std::collections::BTreeSet<&String> = targets.iter().collect();
     assert!(targets.len() - unique.len() <= 1, "{} pages asked again", targets.len() - unique.len());
+    // The store the pages went into as they arrived holds every record once, and so does
+    // the folder, ingested.
+    let live = dir.path().join("live");
+    let (_, rows, _) = run(&[
+        "sql",
+        "--store",
+        path(&live),
+        "--format",
+        "json",
+        "SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM signins",
+    ]);
+    assert!(rows.contains("\"n\":60") && rows.contains("\"ids\":60"), "{rows}");
     let store = dir.path().join("store");
     let (code, said, err) = run(&["ingest", path(&out), "--store", path(&store), "--quiet"]);
     assert_eq!(code, 0, "{said}\n{err}");

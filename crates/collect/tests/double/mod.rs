@@ -1,7 +1,9 @@
 //! A Graph test double on the loopback interface: the client credentials token endpoint
 //! (tokens that really expire), the four sources paged with `@odata.nextLink` and filtered on
-//! their time field, and scripted faults (429 with and without `Retry-After`, 503, 400, 403)
-//! by request number. Every request is logged with its time and answer.
+//! their time field, Purview audit searches (created, `running` for a scripted number of polls,
+//! then `succeeded` or `failed`, their records paged), and scripted faults (429 with and
+//! without `Retry-After`, 503, 400, 403) by request number. Every request is logged with its
+//! time and answer.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,7 +46,38 @@ pub struct State {
     pub assertions: Vec<serde_json::Value>,
     pub gets: usize,
     pub log: Vec<Logged>,
+    /// Purview audit searches created: (id, from, to, polls left before it finishes).
+    pub searches: Vec<Search>,
+    /// Polls a new search answers `running` before it finishes.
+    pub search_polls: usize,
+    /// The searches to fail (by creation number, 1-based) instead of succeeding.
+    pub failing_searches: Vec<usize>,
+    /// The API versions that know audit searches (`beta` unless said).
+    pub search_versions: Vec<String>,
+    /// Device-code sign-in: polls answered `authorization_pending` before the person signs in.
+    pub device_pending: usize,
+    /// The refresh tokens issued, and how many times one was redeemed.
+    pub refresh_tokens: Vec<String>,
+    pub refreshes: usize,
+    /// The next token request is throttled: 429 with this `Retry-After`.
+    pub token_throttle: Option<u64>,
 }
+
+/// The device code the double hands out (a secret: it must reach no file or output).
+pub const DEVICE_CODE: &str = "DAQABAAEAAAD--device-code-secret";
+
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub polls_left: usize,
+    pub fails: bool,
+    pub polls: usize,
+}
+
+/// Where the double keeps the unified audit log's records.
+pub const UAL: &str = "ual";
 
 pub struct Double {
     pub url: String,
@@ -60,6 +93,7 @@ impl Double {
             token_life: Duration::from_secs(3600),
             expires_in_said: 3600,
             secret: secret.to_string(),
+            search_versions: vec!["beta".into()],
             ..Default::default()
         }));
         let shared = state.clone();
@@ -90,6 +124,27 @@ impl Double {
             rows.push((t.to_string(), record));
         }
         // Newest first, as Graph serves the logs.
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+
+    /// Unified audit log records, shaped as the audit search's records come (auditLogRecord
+    /// with its `auditData`).
+    pub fn add_ual(&self, times: &[&str], prefix: &str) {
+        let mut s = self.state.lock().unwrap();
+        let rows = s.data.entry(UAL.to_string()).or_default();
+        for (i, t) in times.iter().enumerate() {
+            let id = format!("{prefix}-{i:04}-0000-4000-8000-000000000000");
+            let record = serde_json::json!({
+                "id": id, "createdDateTime": t, "auditLogRecordType": "exchangeItem", "operation": "MailItemsAccessed",
+                "organizationId": "3c1e5a7d-9b2f-4d8e-a6c4-0f1e2d3c4b5a", "userType": "regular",
+                "userId": "someone@contoso.example", "service": "Exchange", "objectId": "",
+                "userPrincipalName": "someone@contoso.example", "clientIp": "81.2.69.142", "administrativeUnits": [],
+                "auditData": {"CreationTime": t.trim_end_matches('Z'), "Id": id, "Operation": "MailItemsAccessed",
+                    "RecordType": 50, "UserId": "someone@contoso.example", "ClientIPAddress": "81.2.69.142",
+                    "Workload": "Exchange", "ResultStatus": "Succeeded"}
+            });
+            rows.push((t.to_string(), record));
+        }
         rows.sort_by(|a, b| b.0.cmp(&a.0));
     }
 
@@ -173,10 +228,34 @@ fn answer(
     body: &[u8],
 ) -> (u16, String, String) {
     let mut s = state.lock().unwrap();
+    let form = String::from_utf8_lossy(body).to_string();
+    let field = |name: &str| form.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(decode);
+    if method == "POST" && target.ends_with("/oauth2/v2.0/devicecode") {
+        let answer = serde_json::json!({"device_code": DEVICE_CODE, "user_code": "FJ7Q2KDM",
+            "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900, "interval": 1,
+            "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code FJ7Q2KDM to authenticate."});
+        return (200, String::new(), answer.to_string());
+    }
     if method == "POST" && target.ends_with("/oauth2/v2.0/token") {
-        let form = String::from_utf8_lossy(body).to_string();
-        let field = |name: &str| form.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(decode);
-        if let Some(assertion) = field("client_assertion") {
+        if let Some(after) = s.token_throttle.take() {
+            return (429, format!("Retry-After: {after}\r\n"), r#"{"error":"temporarily_unavailable"}"#.into());
+        }
+        let grant = field("grant_type").unwrap_or_default();
+        if grant == "urn:ietf:params:oauth:grant-type:device_code" {
+            if field("device_code").as_deref() != Some(DEVICE_CODE) {
+                return (400, String::new(), r#"{"error":"bad_verification_code"}"#.into());
+            }
+            if s.device_pending > 0 {
+                s.device_pending -= 1;
+                return (400, String::new(), r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending."}"#.into());
+            }
+        } else if grant == "refresh_token" {
+            let given = field("refresh_token").unwrap_or_default();
+            if !s.refresh_tokens.contains(&given) {
+                return (400, String::new(), r#"{"error":"invalid_grant"}"#.into());
+            }
+            s.refreshes += 1;
+        } else if let Some(assertion) = field("client_assertion") {
             let ok = field("client_assertion_type").as_deref()
                 == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
                 && s.public_key.as_ref().is_some_and(|key| {
@@ -204,12 +283,14 @@ fn answer(
         let token = format!("token-{}", s.tokens.len() + 1);
         let life = s.token_life;
         s.tokens.push((token.clone(), Instant::now() + life));
-        return (
-            200,
-            String::new(),
-            serde_json::json!({"token_type": "Bearer", "expires_in": s.expires_in_said, "access_token": token})
-                .to_string(),
-        );
+        let mut answer =
+            serde_json::json!({"token_type": "Bearer", "expires_in": s.expires_in_said, "access_token": token});
+        if grant != "client_credentials" {
+            let refresh = format!("refresh-secret-{}", s.refresh_tokens.len() + 1);
+            s.refresh_tokens.push(refresh.clone());
+            answer["refresh_token"] = refresh.into();
+        }
+        return (200, String::new(), answer.to_string());
     }
     s.gets += 1;
     let n = s.gets;
@@ -238,10 +319,56 @@ fn answer(
         None => {}
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if s.forbidden_paths.iter().any(|p| p == path) {
+    if s.forbidden_paths.iter().any(|p| path.starts_with(p.as_str())) {
         return (403, String::new(), r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#.into());
     }
-    let query = decode(query);
+    let mut query = decode(query);
+    let mut data_path = path.to_string();
+    if let Some((version, rest)) = path.trim_start_matches('/').split_once("/security/auditLog/queries") {
+        if !s.search_versions.iter().any(|v| v == version) {
+            return (
+                404,
+                String::new(),
+                r#"{"error":{"code":"BadRequest","message":"Resource not found for the segment 'auditLog'."}}"#.into(),
+            );
+        }
+        let id = rest.trim_start_matches('/').split('/').next().unwrap_or("").to_string();
+        if method == "POST" && id.is_empty() {
+            let asked: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let number = s.searches.len() + 1;
+            let search = Search {
+                id: format!("0a1b2c3d-0000-4000-8000-{number:012}"),
+                from: asked["filterStartDateTime"].as_str().unwrap_or("").to_string(),
+                to: asked["filterEndDateTime"].as_str().unwrap_or("").to_string(),
+                polls_left: s.search_polls,
+                fails: s.failing_searches.contains(&number),
+                polls: 0,
+            };
+            let answer = serde_json::json!({"id": search.id, "status": "notStarted",
+                "filterStartDateTime": search.from, "filterEndDateTime": search.to});
+            s.searches.push(search);
+            return (201, String::new(), answer.to_string());
+        }
+        let Some(search) = s.searches.iter_mut().find(|q| q.id == id) else {
+            return (404, String::new(), r#"{"error":{"code":"NotFound","message":"no such query"}}"#.into());
+        };
+        if !rest.ends_with("/records") {
+            search.polls += 1;
+            let status = if search.polls_left > 0 {
+                search.polls_left -= 1;
+                "running"
+            } else if search.fails {
+                "failed"
+            } else {
+                "succeeded"
+            };
+            return (200, String::new(), serde_json::json!({"id": search.id, "status": status}).to_string());
+        }
+        if !query.contains("$skiptoken=") {
+            query = format!(" ge {} lt {}", search.from, search.to);
+        }
+        data_path = UAL.to_string();
+    }
     // The window: the filter's `ge` and `lt` times, or the skip token's.
     let (from, to, offset) = if let Some(token) = query.split("$skiptoken=").nth(1) {
         let mut p = token.split(',');
@@ -252,7 +379,7 @@ fn answer(
     };
     let rows: Vec<serde_json::Value> = s
         .data
-        .get(path)
+        .get(&data_path)
         .map(|rows| rows.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, r)| r.clone()).collect())
         .unwrap_or_default();
     let page: Vec<serde_json::Value> = rows.iter().skip(offset).take(s.page_size).cloned().collect();
