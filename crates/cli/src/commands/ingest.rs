@@ -158,6 +158,9 @@ fn print_summary(
         if status == FileStatus::Empty {
             detail = "no records at all: is this the export you meant?".into();
         }
+        if r.empty_answer {
+            detail = "an answer of no records (the query matched nothing)".into();
+        }
         if let Some(reason) = &r.not_an_export {
             detail = reason.clone();
         }

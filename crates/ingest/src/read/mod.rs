@@ -61,6 +61,9 @@ pub struct FileReport {
     pub error: Option<String>,
     /// Set when the file as a whole is not an export (binary, prose ...), and why.
     pub not_an_export: Option<String>,
+    /// The file is an answer that says it has no records (a Graph page or query response
+    /// whose `value` or `records` is `[]`): a window in which nothing happened, not a mistake.
+    pub empty_answer: bool,
 }
 
 /// The verdict on a file, for the summary.
@@ -96,6 +99,7 @@ impl FileReport {
         let bad = self.invalid + self.unrecognised;
         match (self.total(), bad, self.error.is_some()) {
             (0, 0, true) => FileStatus::Unreadable,
+            (0, 0, false) if self.empty_answer => FileStatus::Ok,
             (0, 0, false) => FileStatus::Empty,
             (0, _, _) if self.invalid == 0 => FileStatus::Unrecognised,
             (0, _, _) => FileStatus::Failed,
@@ -289,7 +293,17 @@ pub fn read_stream(name: &str, reader: impl Read, limits: &Limits, sink: &mut dy
         Err(e) => report.error = Some(e),
         Ok(()) => {}
     }
+    if format == Format::Json && report.total() == 0 && report.invalid + report.unrecognised == 0 {
+        report.empty_answer = empty_answer(&head);
+    }
     report
+}
+
+/// A whole document (it fits in the head) that is an object whose `value` or `records` is an
+/// empty array.
+fn empty_answer(head: &[u8]) -> bool {
+    let Ok(Value::Object(document)) = serde_json::from_slice::<Value>(head) else { return false };
+    ["value", "records"].iter().any(|k| document.get(*k).and_then(Value::as_array).is_some_and(Vec::is_empty))
 }
 
 /// A first line that is no CSV header (no separator at all) followed by lines that open JSON
@@ -316,6 +330,18 @@ fn looks_binary(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_graph_page_is_an_answer_and_an_empty_file_is_not() {
+        let page = br#"{"@odata.context":"https://graph.microsoft.com/beta/$metadata#auditLogs/signIns","value":[]}"#;
+        let report = read_stream("page.json", page.as_slice(), &Limits::default(), &mut |_| {});
+        assert_eq!(report.status(), FileStatus::Ok);
+        assert!(report.empty_answer);
+        for nothing in [&b"   "[..], b"{}", b"[]", br#"{"value": 3}"#] {
+            let report = read_stream("x.json", nothing, &Limits::default(), &mut |_| {});
+            assert_ne!(report.status(), FileStatus::Ok, "{}", String::from_utf8_lossy(nothing));
+        }
+    }
 
     /// Every cut and every damaged byte of real-format exports (the fuzz seeds): no panic,
     /// every record accounted for, and a cut file never yields more than the whole one. A
