@@ -59,6 +59,45 @@ impl Subject {
     }
 }
 
+/// What an investigation is asked to look at, as `sleuth investigate` and the workbench's
+/// API name it.
+#[derive(Debug, Clone, Copy)]
+pub enum Ask<'a> {
+    /// A person's account; `at` the moment of interest, if known.
+    User { user: &'a str, at: Option<DateTime<Utc>> },
+    /// A workload identity by name or id.
+    ServicePrincipal { name: &'a str, at: Option<DateTime<Utc>> },
+    /// An incident or alert of the store's hunt, by id.
+    Incident(&'a str),
+}
+
+/// The account, window and kind `ask` means. Without a time, the hunt's most severe alert on
+/// the account (medium or above) sets the window, else its records' most unusual day; an
+/// incident or alert is looked up in a hunt of every severity. One function, so that every
+/// front end reaches the same verdict for the same question.
+pub async fn resolve(
+    ctx: &datafusion::prelude::SessionContext,
+    ask: Ask<'_>,
+) -> Result<(String, Focus, SubjectKind), crate::InvestigateError> {
+    use sleuth_detect::{Catalog, Filter, Severity, hunt};
+    let (name, at, kind) = match ask {
+        Ask::User { user, at } => (user, at, SubjectKind::User),
+        Ask::ServicePrincipal { name, at } => (name, at, SubjectKind::ServicePrincipal),
+        Ask::Incident(id) => {
+            let filter = Filter { min_severity: Severity::Informational, ..Filter::default() };
+            return from_hunt::one(&hunt(ctx, &Catalog::builtin(), &filter).await, id);
+        }
+    };
+    let focus = match at {
+        Some(at) => Focus::At(at),
+        None => {
+            let filter = Filter { min_severity: Severity::Medium, ..Filter::default() };
+            from_hunt::for_user(&hunt(ctx, &Catalog::builtin(), &filter).await, name).unwrap_or(Focus::MostSuspicious)
+        }
+    };
+    Ok((name.to_string(), focus, kind))
+}
+
 /// The accounts and windows a hunt's findings point at: what `--alert ID` and `--all` (and
 /// the server's "investigate this incident") investigate.
 pub mod from_hunt {

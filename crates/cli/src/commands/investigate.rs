@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sleuth_detect::{Catalog, Filter, Severity, hunt};
-use sleuth_investigate::subject::from_hunt;
+use sleuth_investigate::subject::{Ask, from_hunt, resolve};
 use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, SubjectKind, investigate};
 use sleuth_store::Store;
 
@@ -160,34 +160,21 @@ async fn subjects(
     ctx: &datafusion::prelude::SessionContext,
     args: &InvestigateArgs,
 ) -> anyhow::Result<Vec<(String, Focus, SubjectKind)>> {
-    let named = match (&args.user, &args.service_principal) {
-        (Some(user), _) => Some((user, SubjectKind::User)),
-        (None, Some(sp)) => Some((sp, SubjectKind::ServicePrincipal)),
-        (None, None) => None,
+    let at = args.at.as_deref().map(|at| parse_time(at, "--at")).transpose()?;
+    let ask = match (&args.user, &args.service_principal, &args.alert) {
+        (Some(user), _, _) => Some(Ask::User { user, at }),
+        (None, Some(name), _) => Some(Ask::ServicePrincipal { name, at }),
+        (None, None, Some(alert)) if !Path::new(alert).is_file() => Some(Ask::Incident(alert)),
+        _ => None,
     };
-    if let Some((user, kind)) = named {
-        let focus = match &args.at {
-            Some(at) => Focus::At(parse_time(at, "--at")?),
-            // Without a time, the hunt's alerts on the account are the first place to look;
-            // its records' most unusual day the second.
-            None => {
-                let report =
-                    hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() })
-                        .await;
-                from_hunt::for_user(&report, user).unwrap_or(Focus::MostSuspicious)
-            }
-        };
-        return Ok(vec![(user.clone(), focus, kind)]);
+    if let Some(ask) = ask {
+        return Ok(vec![resolve(ctx, ask).await?]);
     }
     if let Some(file) = args.alert.as_deref().map(Path::new).filter(|p| p.is_file()) {
         return from_alert_file(ctx, file, args.reach_hours).await;
     }
-    let min_severity = if args.all { Severity::Medium } else { Severity::Informational };
-    let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await;
-    Ok(match &args.alert {
-        Some(id) => vec![from_hunt::one(&report, id)?],
-        None => from_hunt::every_account(&report),
-    })
+    let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await;
+    Ok(from_hunt::every_account(&report))
 }
 
 /// The accounts an exported alert names, each over the alert's span (or, when it gives no
