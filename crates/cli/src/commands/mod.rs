@@ -10,6 +10,7 @@ mod investigate;
 mod report;
 mod rule_source;
 mod rules;
+mod serve;
 mod sigma;
 mod sql;
 mod tables;
@@ -28,7 +29,8 @@ use clap::{Parser, Subcommand};
 /// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
 /// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`, Sigma rules too:
 /// `sleuth rules import`, `sleuth feed import`), and
-/// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict.
+/// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict;
+/// `sleuth serve --store STORE` opens the same work in a browser.
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
@@ -49,6 +51,7 @@ enum Command {
     Rule(rules::RuleArgs),
     Feed(feed::FeedArgs),
     Intel(intel::IntelArgs),
+    Serve(serve::ServeArgs),
     Sql(sql::SqlArgs),
     Tables(tables::TablesArgs),
 }
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Feed(args) => feed::run_feed(args),
         Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Tables(args) => tables::run(args),
     }

@@ -14,6 +14,7 @@ mod online;
 mod report_html;
 mod rules;
 mod samples;
+mod serve;
 mod sigma;
 mod single_events;
 mod sources;

@@ -18,7 +18,7 @@ const SCRIPT: &str = "<script>document.title='PWNED'</script>";
 const HANDLER: &str = "<img src=x onerror=document.body.setAttribute('data-pwned','1')>";
 const LINK: &str = "<a href=javascript:document.title='PWNED'>open</a>";
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let binary = std::env::var_os("SLEUTH_CHROMIUM").map_or_else(|| PathBuf::from("chromium"), PathBuf::from);
     let found = Command::new(&binary).arg("--version").output().is_ok_and(|o| o.status.success());
     assert!(
@@ -32,6 +32,11 @@ fn chromium() -> PathBuf {
 /// Headless Chromium on a local file, as this machine allows it (no sandbox as root, no
 /// network, a fresh profile).
 fn browse(page: &Path, profile: &Path, what: &[&str]) -> String {
+    browse_url(&format!("file://{}", page.display()), profile, what)
+}
+
+/// Headless Chromium on any address (a file, or the workbench on loopback).
+pub(crate) fn browse_url(url: &str, profile: &Path, what: &[&str]) -> String {
     let out = Command::new(chromium())
         .args([
             "--headless",
@@ -46,7 +51,7 @@ fn browse(page: &Path, profile: &Path, what: &[&str]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(what)
-        .arg(format!("file://{}", page.display()))
+        .arg(url)
         .output()
         .expect("chromium runs");
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -1,0 +1,129 @@
+//! The workbench (`sleuth serve`): an HTTP API and server-rendered pages over one store, for
+//! analysts who work an incident together in a browser.
+//!
+//! - **API** (`/api/...`, described by `/openapi.json`): the hunt's incident queue, the
+//!   investigation of a user, workload identity or incident (the same report and verdict as
+//!   `sleuth investigate`), the case record (notes, verdict override, status, assignee, tags),
+//!   pivots on an entity, and read-only SQL. Errors are JSON of one shape:
+//!   `{"error": {"code", "message"}}`.
+//! - **Pages** (`/`, `/investigations/{id}`, `/query`): HTML rendered on the server with the
+//!   report stage's escaping; one small script file, no inline script, no CDN.
+//! - **Case record** ([`cases`]): an append-only audit trail in the store's `_workbench`
+//!   folder, replayed at start, so notes and overrides survive restarts.
+//! - **Guard** ([`guard`]): loopback by default, a bearer token required otherwise, the `Host`
+//!   header checked (DNS rebinding), JSON required on writes (no form CSRF), a strict CSP,
+//!   bounded bodies, and a time limit on every query.
+
+pub mod api;
+pub mod cases;
+pub mod guard;
+pub mod pages;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use cases::Cases;
+pub use guard::Token;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] sleuth_store::StoreError),
+}
+
+/// How the workbench runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: PathBuf,
+    /// The address bound: loopback unless a token is given.
+    pub bind: SocketAddr,
+    pub token: Option<Token>,
+    /// The longest a query or an investigation may run.
+    pub query_timeout: Duration,
+    /// The most rows `/api/sql` returns.
+    pub max_rows: usize,
+}
+
+impl Config {
+    pub fn new(store: PathBuf, bind: SocketAddr) -> Config {
+        Config { store, bind, token: None, query_timeout: Duration::from_secs(60), max_rows: 10_000 }
+    }
+}
+
+/// What every request shares.
+pub struct Workbench {
+    pub config: Config,
+    /// The names a request's `Host` may give: the bound address, and localhost on loopback.
+    pub hosts: Vec<String>,
+    pub cases: Cases,
+    /// The last hunt, with the store generation it ran on.
+    pub hunt: tokio::sync::Mutex<Option<(u64, Arc<sleuth_detect::Report>)>>,
+}
+
+/// The largest request body: a note or a query, not an upload.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+impl Workbench {
+    /// Opens the store and its case record. Refuses a non-loopback bind without a token.
+    pub fn open(config: Config, bound: SocketAddr) -> Result<Arc<Workbench>, ServeError> {
+        if !config.bind.ip().is_loopback() && config.token.is_none() {
+            return Err(ServeError::Refused(format!(
+                "{} is not a loopback address: the workbench serves evidence of an incident, so it needs a token \
+                 (--token-env VAR) to listen there",
+                config.bind
+            )));
+        }
+        sleuth_store::Store::open(&config.store)?;
+        let cases = Cases::open(&config.store.join("_workbench"))?;
+        let mut hosts = vec![bound.to_string()];
+        if bound.ip().is_loopback() {
+            hosts.extend([format!("localhost:{}", bound.port()), format!("127.0.0.1:{}", bound.port())]);
+            hosts.push(format!("[::1]:{}", bound.port()));
+        }
+        Ok(Arc::new(Workbench { config, hosts, cases, hunt: tokio::sync::Mutex::new(None) }))
+    }
+}
+
+/// Every route, behind the guard.
+pub fn router(workbench: Arc<Workbench>) -> Router {
+    Router::new()
+        .route("/", get(pages::queue))
+        .route("/investigations/{id}", get(pages::investigation))
+        .route("/query", get(pages::query))
+        .route("/login", get(pages::login))
+        .route("/api/session", post(api::session_start))
+        .route("/workbench.js", get(pages::script))
+        .route("/workbench.css", get(pages::style))
+        .route("/openapi.json", get(api::openapi))
+        .route("/api/incidents", get(api::incidents))
+        .route("/api/incidents/{id}", post(api::incident_update))
+        .route("/api/hunt", post(api::rehunt))
+        .route("/api/investigations", get(api::investigations).post(api::investigate))
+        .route("/api/investigations/{id}", get(api::investigation))
+        .route("/api/investigations/{id}/notes", post(api::note))
+        .route("/api/investigations/{id}/verdict", post(api::verdict))
+        .route("/api/investigations/{id}/case", post(api::case_update))
+        .route("/api/investigations/{id}/report", get(api::report))
+        .route("/api/audit", get(api::audit))
+        .route("/api/entities/{kind}/{value}", get(api::entity))
+        .route("/api/sql", post(api::sql))
+        .route("/api/tables", get(api::tables))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(workbench.clone(), guard::check))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(workbench)
+}
+
+/// Serves until the process ends. The caller has bound `listener` (and printed its address).
+pub async fn serve(listener: tokio::net::TcpListener, workbench: Arc<Workbench>) -> std::io::Result<()> {
+    axum::serve(listener, router(workbench)).await
+}
