@@ -114,6 +114,9 @@ pub trait Progress {
 
     /// A Purview audit search is still at work (its status, and how long this run waited).
     fn waiting(&mut self, _source: Source, _status: &str, _waited: Duration) {}
+
+    /// The source's slices: how many are done (complete or given up for this run) of all.
+    fn slices(&mut self, _source: Source, _done: usize, _total: usize) {}
 }
 
 impl Progress for () {
@@ -148,10 +151,14 @@ pub fn collect(
         let mut summary = SourceSummary { source: source.name().into(), ..Default::default() };
         let retries_before = client.retries();
         let indices: Vec<usize> = manifest.slices_of(source);
+        let total = indices.len();
+        let mut done = indices.iter().filter(|&&i| manifest.slices[i].state == SliceState::Complete).count();
+        progress.slices(source, done, total);
         for i in indices {
             if manifest.slices[i].state == SliceState::Complete {
                 continue;
             }
+            done += 1;
             if let Err(e) = collect_slice(&mut client, &mut manifest, i, &request.out, &mut summary, progress) {
                 // A permission or licence error stops the source: every slice would fail alike.
                 // So does a Graph without the audit search API (a national cloud): 404 on both versions.
@@ -168,6 +175,7 @@ pub fn collect(
             if let Some(d) = deliver.as_deref_mut() {
                 deliver_pages(&mut manifest, &request.out, d, DELIVER_RECORDS)?;
             }
+            progress.slices(source, done, total);
         }
         if let Some(d) = deliver.as_deref_mut() {
             deliver_pages(&mut manifest, &request.out, d, 0)?;

@@ -123,6 +123,38 @@ fn a_throttled_token_request_waits_out_its_retry_after() {
     assert!(tokens[1].at.duration_since(tokens[0].at) >= Duration::from_secs(1), "Retry-After not honoured");
 }
 
+/// What a run showed of its progress.
+#[derive(Default)]
+struct Seen {
+    slices: Vec<(usize, usize)>,
+    pages: u64,
+}
+
+impl sleuth_collect::Progress for Seen {
+    fn page(&mut self, _: Source, _: u64, pages: u64) {
+        self.pages = pages;
+    }
+    fn slices(&mut self, _: Source, done: usize, total: usize) {
+        self.slices.push((done, total));
+    }
+}
+
+#[test]
+fn progress_counts_slices_for_the_eta_and_pages() {
+    let double = Double::start(SECRET);
+    ten_signins(&double);
+    let out = tempfile::tempdir().unwrap();
+    let r = request(&double, out.path(), &[Source::Signins], "2025-03-01T00:00:00Z", "2025-03-03T00:00:00Z");
+    let mut seen = Seen::default();
+    collect(&r, &mut seen, None).unwrap();
+    assert_eq!(seen.slices, [(0, 2), (1, 2), (2, 2)]);
+    assert_eq!(seen.pages, 4);
+    // A resumed run starts where the folder is.
+    let mut again = Seen::default();
+    collect(&r, &mut again, None).unwrap();
+    assert_eq!(again.slices, [(2, 2)]);
+}
+
 #[test]
 fn an_expired_token_is_renewed_mid_run() {
     let double = Double::start(SECRET);

@@ -273,10 +273,14 @@ impl Bars {
         if let Some((_, bar)) = self.bars.iter().find(|(s, _)| *s == source) {
             return Some(bar.clone());
         }
-        let bar = multi.add(ProgressBar::new_spinner());
+        // Length and position count the source's time slices: the ETA is per slice.
+        let bar = multi.add(ProgressBar::new(0));
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:16} {msg} [{elapsed_precise}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template(
+                "{spinner} {prefix:16} [{bar:20}] {pos}/{len} slices, {msg} [{elapsed_precise}, ETA {eta}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .progress_chars("=> "),
         );
         bar.set_prefix(source.name());
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -289,6 +293,13 @@ impl Progress for Bars {
     fn page(&mut self, source: Source, records: u64, pages: u64) {
         if let Some(bar) = self.bar(source) {
             bar.set_message(format!("{records} records, {pages} pages"));
+        }
+    }
+
+    fn slices(&mut self, source: Source, done: usize, total: usize) {
+        if let Some(bar) = self.bar(source) {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
     }
 
