@@ -1,7 +1,8 @@
 //! What every request passes before a handler sees it, and what every answer carries.
 //!
 //! - `Host` must name the bound address (or localhost on loopback): a page on another site
-//!   that resolves its own name to 127.0.0.1 (DNS rebinding) is refused.
+//!   that resolves its own name to 127.0.0.1 (DNS rebinding) is refused. Bound to every
+//!   interface (which needs a token), any name is taken: the token guards.
 //! - With a token (`--token-env`), every request needs it: `Authorization: Bearer TOKEN`, or
 //!   the `sleuth_session` cookie that `POST /api/session` sets for a browser (HttpOnly,
 //!   SameSite=Strict). Only the sign-in page, its script and style, and that POST are open.
@@ -57,7 +58,7 @@ fn open_path(method: &Method, path: &str) -> bool {
 
 pub async fn check(State(wb): State<Arc<Workbench>>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !wb.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    if !wb.hosts.is_empty() && !wb.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
         return harden(
             error(
                 StatusCode::MISDIRECTED_REQUEST,

@@ -62,7 +62,8 @@ impl Config {
 /// What every request shares.
 pub struct Workbench {
     pub config: Config,
-    /// The names a request's `Host` may give: the bound address, and localhost on loopback.
+    /// The names a request's `Host` may give: the bound address, and localhost on loopback;
+    /// empty (any) when bound to every interface, which needs a token.
     pub hosts: Vec<String>,
     pub cases: Cases,
     /// The last hunt, with the store generation it ran on.
@@ -84,7 +85,13 @@ impl Workbench {
         }
         sleuth_store::Store::open(&config.store)?;
         let cases = Cases::open(&config.store.join("_workbench"))?;
-        let mut hosts = vec![bound.to_string()];
+        // On every interface (0.0.0.0, ::) the names clients use are not known here: the token
+        // guards alone, and a rebinding page cannot have it (the session cookie is the real
+        // origin's, SameSite=Strict).
+        let mut hosts = Vec::new();
+        if !bound.ip().is_unspecified() {
+            hosts.push(bound.to_string());
+        }
         if bound.ip().is_loopback() {
             hosts.extend([format!("localhost:{}", bound.port()), format!("127.0.0.1:{}", bound.port())]);
             hosts.push(format!("[::1]:{}", bound.port()));
@@ -126,4 +133,33 @@ pub fn router(workbench: Arc<Workbench>) -> Router {
 /// Serves until the process ends. The caller has bound `listener` (and printed its address).
 pub async fn serve(listener: tokio::net::TcpListener, workbench: Arc<Workbench>) -> std::io::Result<()> {
     axum::serve(listener, router(workbench)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_taken_follow_the_bind_and_every_interface_needs_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        sleuth_store::Store::open_or_create(&store).unwrap();
+        let loopback: SocketAddr = "127.0.0.1:8750".parse().unwrap();
+        let wb = Workbench::open(Config::new(store.clone(), loopback), loopback).unwrap();
+        assert!(wb.hosts.contains(&"localhost:8750".to_string()) && wb.hosts.contains(&"127.0.0.1:8750".to_string()));
+        assert!(!wb.hosts.iter().any(|h| h.starts_with("evil")));
+
+        let every: SocketAddr = "0.0.0.0:8750".parse().unwrap();
+        let refused = Workbench::open(Config::new(store.clone(), every), every).err().unwrap();
+        assert!(refused.to_string().contains("needs a token"), "{refused}");
+        let mut config = Config::new(store.clone(), every);
+        config.token = Some(Token::new("a-token-of-enough-length".into()).unwrap());
+        assert!(Workbench::open(config, every).unwrap().hosts.is_empty(), "any name, behind the token");
+
+        let one: SocketAddr = "10.1.2.3:8750".parse().unwrap();
+        let mut config = Config::new(store, one);
+        config.token = Some(Token::new("a-token-of-enough-length".into()).unwrap());
+        assert_eq!(Workbench::open(config, one).unwrap().hosts, ["10.1.2.3:8750"]);
+        assert!(Token::new("short".into()).is_err());
+    }
 }
