@@ -65,7 +65,8 @@ pub(crate) fn records_url(
 }
 
 /// Creates the search and returns its URL. Beta first, as the public collectors use it; a
-/// Graph that knows only v1.0 (404) gets the same search there.
+/// Graph that does not take it there (404, 405, or 400 for an unknown segment) gets the same
+/// search on v1.0, and v1.0's answer stands.
 fn create(client: &mut Client, body: &serde_json::Value) -> Result<String, CollectError> {
     let mut versions = ["beta", "v1.0"].into_iter().peekable();
     while let Some(version) = versions.next() {
@@ -78,7 +79,7 @@ fn create(client: &mut Client, body: &serde_json::Value) -> Result<String, Colle
                 })?;
                 return Ok(format!("{url}/{}", crate::source::encode(id)));
             }
-            Err(CollectError::Http { status: 404, .. }) if versions.peek().is_some() => continue,
+            Err(CollectError::Http { status: 400 | 404 | 405, .. }) if versions.peek().is_some() => continue,
             Err(e) => return Err(e),
         }
     }

@@ -396,6 +396,17 @@ fn a_graph_with_audit_search_in_v1_only_gets_it_there_and_a_missing_permission_i
     let r = request(&double, out.path(), &[Source::Ual], "2025-03-01T00:00:00Z", "2025-03-03T00:00:00Z");
     assert_eq!(summary(&collect(&r, &mut (), None).unwrap(), "ual").records, 7);
     assert!(double.log().iter().any(|l| l.method == "POST" && l.target == "/v1.0/security/auditLog/queries"));
+    // Graph's own answer to an unknown segment is a 400: the same fallback.
+    let strict = Double::start(SECRET);
+    seven_ual(&strict);
+    {
+        let mut s = strict.state.lock().unwrap();
+        s.search_versions = vec!["v1.0".into()];
+        s.unknown_version_status = 400;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let r = request(&strict, out.path(), &[Source::Ual], "2025-03-01T00:00:00Z", "2025-03-03T00:00:00Z");
+    assert_eq!(summary(&collect(&r, &mut (), None).unwrap(), "ual").records, 7);
 
     let denied = Double::start(SECRET);
     denied.state.lock().unwrap().forbidden_paths.push("/beta/security/auditLog".into());

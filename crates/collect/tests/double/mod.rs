@@ -52,8 +52,10 @@ pub struct State {
     pub search_polls: usize,
     /// The searches to fail (by creation number, 1-based) instead of succeeding.
     pub failing_searches: Vec<usize>,
-    /// The API versions that know audit searches (`beta` unless said).
+    /// The API versions that know audit searches (`beta` unless said), and the status the
+    /// others answer (404 unless said).
     pub search_versions: Vec<String>,
+    pub unknown_version_status: u16,
     /// Device-code sign-in: polls answered `authorization_pending` before the person signs in.
     pub device_pending: usize,
     /// The refresh tokens issued, and how many times one was redeemed.
@@ -326,8 +328,9 @@ fn answer(
     let mut data_path = path.to_string();
     if let Some((version, rest)) = path.trim_start_matches('/').split_once("/security/auditLog/queries") {
         if !s.search_versions.iter().any(|v| v == version) {
+            // Graph answers an unknown segment with 400 BadRequest, some proxies with 404.
             return (
-                404,
+                if s.unknown_version_status == 0 { 404 } else { s.unknown_version_status },
                 String::new(),
                 r#"{"error":{"code":"BadRequest","message":"Resource not found for the segment 'auditLog'."}}"#.into(),
             );
