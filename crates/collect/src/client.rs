@@ -207,7 +207,7 @@ impl Client {
         for attempt in 1..=self.pacing.attempts {
             let form = token_form(&self.credentials, &url, self.refresh.as_ref(), None).map_err(CollectError::Auth)?;
             match self.token_request(&url, &form) {
-                Granted::Token(value) => return Ok(value),
+                Granted::Done(value) => return Ok(value),
                 Granted::Again(wait, why) => {
                     last = why;
                     self.retries += 1;
@@ -241,9 +241,9 @@ impl Client {
         format!("{}/{}/oauth2/v2.0/token", c.login_url.trim_end_matches('/'), crate::source::encode(&c.tenant))
     }
 
-    /// One token request: the token (kept, with a refresh token if one came), a reason to try
-    /// again, or the endpoint's refusal (status, error, first line of its description).
-    fn token_request(&mut self, url: &str, form: &str) -> Granted {
+    /// One form POST to the sign-in endpoint: its JSON answer, a reason to try again (with
+    /// the `Retry-After` it gave), or its refusal (status, error, first line of its description).
+    fn post_form(&mut self, url: &str, form: &str) -> Granted<serde_json::Value> {
         self.pace();
         let response =
             self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded").send(form.as_bytes());
@@ -257,20 +257,7 @@ impl Client {
         let bytes = r.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if status == 200 {
-            let value = body["access_token"].as_str().unwrap_or_default().to_string();
-            if value.is_empty() {
-                return Granted::Refused(
-                    status,
-                    "no_token".into(),
-                    "the token endpoint answered without an access token".into(),
-                );
-            }
-            let life = body["expires_in"].as_u64().or_else(|| body["expires_in"].as_str()?.parse().ok());
-            self.token = Some(Token::new(value.clone(), life.unwrap_or(3600)));
-            if let Some(refresh) = body["refresh_token"].as_str().filter(|r| !r.is_empty()) {
-                self.refresh = Some(Secret::new(refresh.to_string()));
-            }
-            return Granted::Token(value);
+            return Granted::Done(body);
         }
         if status == 429 || status >= 500 {
             return Granted::Again(wait, format!("HTTP {status}"));
@@ -278,6 +265,29 @@ impl Client {
         let error = body["error"].as_str().unwrap_or("error").to_string();
         let description = body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
         Granted::Refused(status, error, description)
+    }
+
+    /// One token request: the token (kept, with a refresh token if one came), or why not.
+    fn token_request(&mut self, url: &str, form: &str) -> Granted<String> {
+        let body = match self.post_form(url, form) {
+            Granted::Done(body) => body,
+            Granted::Again(wait, why) => return Granted::Again(wait, why),
+            Granted::Refused(status, error, description) => return Granted::Refused(status, error, description),
+        };
+        let value = body["access_token"].as_str().unwrap_or_default().to_string();
+        if value.is_empty() {
+            return Granted::Refused(
+                200,
+                "no_token".into(),
+                "the token endpoint answered without an access token".into(),
+            );
+        }
+        let life = body["expires_in"].as_u64().or_else(|| body["expires_in"].as_str()?.parse().ok());
+        self.token = Some(Token::new(value.clone(), life.unwrap_or(3600)));
+        if let Some(refresh) = body["refresh_token"].as_str().filter(|r| !r.is_empty()) {
+            self.refresh = Some(Secret::new(refresh.to_string()));
+        }
+        Granted::Done(value)
     }
 
     /// The device authorization grant: a code for the person to enter in a browser, shown
@@ -294,33 +304,22 @@ impl Client {
         let request = form(&[("client_id", c.client_id.as_str()), ("scope", scope.as_str())]);
         let mut answer = None;
         for attempt in 1..=self.pacing.attempts {
-            self.pace();
-            let response = self
-                .agent
-                .post(&url)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(request.as_bytes());
-            self.last_request = Some(Instant::now());
-            if let Ok(mut r) = response {
-                let status = r.status().as_u16();
-                let bytes = r.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
-                let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                if status == 200 {
+            match self.post_form(&url, &request) {
+                Granted::Done(body) => {
                     answer = Some(body);
                     break;
                 }
-                if status != 429 && status < 500 {
+                Granted::Again(wait, _) => {
+                    self.retries += 1;
+                    std::thread::sleep(wait.unwrap_or_else(|| self.backoff(attempt)));
+                }
+                Granted::Refused(status, error, description) => {
                     return Err(CollectError::Auth(format!(
-                        "asking for a device code for application {} in tenant {} failed: HTTP {status} {}: {}",
-                        self.credentials.client_id,
-                        self.credentials.tenant,
-                        body["error"].as_str().unwrap_or("error"),
-                        body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("")
+                        "asking for a device code for application {} in tenant {} failed: HTTP {status} {error}: {description}",
+                        self.credentials.client_id, self.credentials.tenant
                     )));
                 }
             }
-            self.retries += 1;
-            std::thread::sleep(self.backoff(attempt));
         }
         let answer = answer.ok_or_else(|| CollectError::Auth("the device code endpoint did not answer".into()))?;
         let device = Secret::new(answer["device_code"].as_str().unwrap_or_default().to_string());
@@ -339,7 +338,7 @@ impl Client {
             std::thread::sleep(interval);
             let form = token_form(&self.credentials, &token_url, None, Some(&device)).map_err(CollectError::Auth)?;
             match self.token_request(&token_url, &form) {
-                Granted::Token(value) => return Ok(value),
+                Granted::Done(value) => return Ok(value),
                 Granted::Again(wait, _) => std::thread::sleep(wait.unwrap_or_default()),
                 Granted::Refused(_, error, _) if error == "authorization_pending" => {}
                 Granted::Refused(_, error, _) if error == "slow_down" => interval += Duration::from_secs(5),
@@ -370,9 +369,9 @@ impl Client {
     }
 }
 
-/// What a token request came to.
-enum Granted {
-    Token(String),
+/// What a request to the sign-in endpoint came to.
+enum Granted<T> {
+    Done(T),
     /// Try again: after this long if the endpoint said (`Retry-After`), saying why.
     Again(Option<Duration>, String),
     Refused(u16, String, String),
