@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sleuth_detect::{Catalog, Filter, Severity, hunt};
 use sleuth_investigate::subject::{Ask, resolve};
-use sleuth_investigate::{Context, Runbook, Span, SubjectKind, investigate as run_investigation};
+use sleuth_investigate::{Context, Span, SubjectKind, investigate as run_investigation};
 use sleuth_store::Store;
 
 use crate::Workbench;
@@ -64,12 +64,9 @@ fn body<T: for<'de> Deserialize<'de>>(
     payload.map(|Json(v)| v).map_err(|e| bad(e.body_text()))
 }
 
-/// A session over the store as it is now, and its generation.
-async fn session(wb: &Workbench) -> Result<(SessionContext, u64), ApiError> {
-    let store = Store::open(&wb.config.store).map_err(internal)?;
-    let generation = store.manifest().generation;
-    let ctx = store.session().await.map_err(internal)?;
-    Ok((ctx, generation))
+/// A session over the store as it is now.
+async fn session(wb: &Workbench) -> Result<SessionContext, ApiError> {
+    Store::open(&wb.config.store).map_err(internal)?.session().await.map_err(internal)
 }
 
 async fn bounded<T>(wb: &Workbench, work: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
@@ -84,7 +81,9 @@ async fn bounded<T>(wb: &Workbench, work: impl std::future::Future<Output = T>) 
 
 /// The store's hunt at every severity, run again when the store changed or when asked.
 async fn hunted(wb: &Workbench, again: bool) -> Result<Arc<sleuth_detect::Report>, ApiError> {
-    let (ctx, generation) = session(wb).await?;
+    // The manifest says whether the store changed; a session is made only to hunt again.
+    let store = Store::open(&wb.config.store).map_err(internal)?;
+    let generation = store.manifest().generation;
     let mut cached = wb.hunt.lock().await;
     if let Some((g, report)) = cached.as_ref()
         && *g == generation
@@ -92,6 +91,7 @@ async fn hunted(wb: &Workbench, again: bool) -> Result<Arc<sleuth_detect::Report
     {
         return Ok(report.clone());
     }
+    let ctx = store.session().await.map_err(internal)?;
     let filter = Filter { min_severity: Severity::Informational, ..Filter::default() };
     let report = Arc::new(bounded(wb, hunt(&ctx, &Catalog::builtin(), &filter)).await?);
     *cached = Some((generation, report.clone()));
@@ -229,15 +229,17 @@ pub async fn investigate(
         (None, None, Some(id)) => Ask::Incident(id),
         _ => return Err(bad("say one of user, service_principal or incident")),
     };
-    let (ctx, _) = session(&wb).await?;
+    let ctx = session(&wb).await?;
     let report = bounded(&wb, async {
         let (name, focus, kind) =
             resolve(&ctx, ask).await.map_err(|e| error(StatusCode::NOT_FOUND, "not_found", &e.to_string()))?;
-        let runbook = Runbook::for_kind(kind, None).map_err(internal)?;
+        let runbook = match kind {
+            SubjectKind::User => &wb.people,
+            SubjectKind::ServicePrincipal => &wb.workloads,
+        };
         let context = Context::default();
         let span = Span { baseline_days: 30, follow_days: 14, reach_hours: 24 };
-        let request =
-            sleuth_investigate::Request { user: &name, kind, focus, span, context: &context, runbook: &runbook };
+        let request = sleuth_investigate::Request { user: &name, kind, focus, span, context: &context, runbook };
         run_investigation(&ctx, &request).await.map_err(|e| error(StatusCode::NOT_FOUND, "not_found", &e.to_string()))
     })
     .await??;
@@ -429,7 +431,7 @@ pub async fn entity(State(wb): Wb, Path((kind, value)): Path<(String, String)>) 
         let v = if kind == "user" { value.trim().to_lowercase() } else { value.trim().to_string() };
         format!("'{}'", v.replace('\'', "''"))
     };
-    let (ctx, _) = session(&wb).await?;
+    let ctx = session(&wb).await?;
     let mut found = Vec::new();
     for table in sleuth_ingest::Table::ALL {
         for column in table.columns().iter().filter(|c| columns.contains(&c.name)) {
@@ -485,7 +487,7 @@ pub struct SqlBody {
 /// Read-only SQL over the store's tables: `sleuth sql`'s door, bounded in rows and time.
 pub async fn sql(State(wb): Wb, payload: Result<Json<SqlBody>, axum::extract::rejection::JsonRejection>) -> Answer {
     let q = body(payload)?;
-    let (ctx, _) = session(&wb).await?;
+    let ctx = session(&wb).await?;
     let (rows, truncated) = rows(&wb, &ctx, &q.sql, wb.config.max_rows).await?;
     Ok(Json(json!({"rows": rows, "truncated": truncated, "max_rows": wb.config.max_rows})).into_response())
 }

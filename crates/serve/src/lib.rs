@@ -68,6 +68,9 @@ pub struct Workbench {
     pub cases: Cases,
     /// The last hunt, with the store generation it ran on.
     pub hunt: tokio::sync::Mutex<Option<(u64, Arc<sleuth_detect::Report>)>>,
+    /// The built-in runbooks, read once: for people and for workload identities.
+    pub people: sleuth_investigate::Runbook,
+    pub workloads: sleuth_investigate::Runbook,
 }
 
 /// The largest request body: a note or a query, not an upload.
@@ -96,7 +99,11 @@ impl Workbench {
             hosts.extend([format!("localhost:{}", bound.port()), format!("127.0.0.1:{}", bound.port())]);
             hosts.push(format!("[::1]:{}", bound.port()));
         }
-        Ok(Arc::new(Workbench { config, hosts, cases, hunt: tokio::sync::Mutex::new(None) }))
+        let runbook =
+            |kind| sleuth_investigate::Runbook::for_kind(kind, None).map_err(|e| ServeError::Refused(e.to_string()));
+        let people = runbook(sleuth_investigate::SubjectKind::User)?;
+        let workloads = runbook(sleuth_investigate::SubjectKind::ServicePrincipal)?;
+        Ok(Arc::new(Workbench { config, hosts, cases, hunt: tokio::sync::Mutex::new(None), people, workloads }))
     }
 }
 
