@@ -8,6 +8,12 @@ mod double;
 
 use crate::support::*;
 
+/// A table's records, and its distinct record ids: equal when every record is there once.
+fn records_and_ids(store: &std::path::Path, table: &str) -> (i64, i64) {
+    let rows = query(store, &format!("SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM {table}"));
+    (rows[0]["n"].as_i64().unwrap(), rows[0]["ids"].as_i64().unwrap())
+}
+
 #[test]
 fn collect_writes_pages_that_ingest_reads_and_says_what_it_got() {
     let secret = "collect-test-secret-value-42";
@@ -45,20 +51,9 @@ fn collect_writes_pages_that_ingest_reads_and_says_what_it_got() {
     assert!(stdout.contains("signins") && stdout.contains("note: Graph returned no audits records"), "{stdout}");
     assert!(!stdout.contains(secret) && !stderr.contains(secret));
     // The pages went into the store: every sign-in once.
-    let (code, rows, err) = run(&[
-        "sql",
-        "--store",
-        path(&store),
-        "--format",
-        "json",
-        "SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM signins",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    assert!(rows.contains("\"n\":7") && rows.contains("\"ids\":7"), "{rows}");
+    assert_eq!(records_and_ids(&store, "signins"), (7, 7));
     // The unified audit log came through the Purview search and reads as Purview's records.
-    let (_, rows, _) =
-        run(&["sql", "--store", path(&store), "--format", "json", "SELECT count(*) AS n FROM mailbox_activity"]);
-    assert!(rows.contains("\"n\":3"), "{rows}");
+    assert_eq!(count(&store, "SELECT count(*) AS n FROM mailbox_activity"), 3);
     assert!(stdout.contains("Stored 10 new records"), "{stdout}");
 
     // No secret on the command line: only the variable's name is taken, and an empty one is refused.
@@ -146,37 +141,13 @@ fn a_killed_collection_resumes_and_holds_every_record_once() {
     // The store the pages went into as they arrived holds every record once, and so does
     // the folder, ingested.
     let live = dir.path().join("live");
-    let (_, rows, _) = run(&[
-        "sql",
-        "--store",
-        path(&live),
-        "--format",
-        "json",
-        "SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM signins",
-    ]);
-    assert!(rows.contains("\"n\":60") && rows.contains("\"ids\":60"), "{rows}");
-    let (_, rows, _) = run(&[
-        "sql",
-        "--store",
-        path(&live),
-        "--format",
-        "json",
-        "SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM mailbox_activity",
-    ]);
-    assert!(rows.contains("\"n\":9") && rows.contains("\"ids\":9"), "{rows}");
+    assert_eq!(records_and_ids(&live, "signins"), (60, 60));
+    assert_eq!(records_and_ids(&live, "mailbox_activity"), (9, 9));
     let store = dir.path().join("store");
     let (code, said, err) = run(&["ingest", path(&out), "--store", path(&store), "--quiet"]);
     assert_eq!(code, 0, "{said}\n{err}");
     assert!(said.contains("sleuth collect's manifest"), "the manifest is named for what it is: {said}");
-    let (_, rows, _) = run(&[
-        "sql",
-        "--store",
-        path(&store),
-        "--format",
-        "json",
-        "SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM signins",
-    ]);
-    assert!(rows.contains("\"n\":60") && rows.contains("\"ids\":60"), "{rows}");
+    assert_eq!(records_and_ids(&store, "signins"), (60, 60));
 }
 
 #[test]
