@@ -336,6 +336,56 @@ pub async fn subjects(
     Ok(out)
 }
 
+/// What an alert leads to: each of the store's accounts it names ([`subjects`]) with the window
+/// to investigate, the alert's span when it gives one, else the one the hunt (medium or above)
+/// or the account's records point at. `source` says where the alert came from, for the
+/// report. An error when nothing it names is in the store.
+pub async fn asked(
+    ctx: &datafusion::prelude::SessionContext,
+    entities: &Entities,
+    reach_hours: i64,
+    source: &str,
+) -> Result<Vec<(String, crate::Focus, crate::SubjectKind)>, InvestigateError> {
+    use crate::Focus;
+    use crate::subject::from_hunt;
+    use sleuth_detect::{Catalog, Filter, Severity, hunt};
+    let subjects = subjects(ctx, entities, reach_hours).await?;
+    if subjects.is_empty() {
+        let named: Vec<&String> = entities
+            .users
+            .iter()
+            .chain(&entities.user_ids)
+            .chain(&entities.service_principals)
+            .chain(&entities.ips)
+            .collect();
+        return Err(InvestigateError::Alert {
+            path: source.to_string(),
+            why: format!(
+                "none of what it names is in the store ({})",
+                named.iter().map(|n| sleuth_render::text::visible(n)).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let what = format!("{source} ({})", entities.title.as_deref().unwrap_or("untitled"));
+    let report = match (entities.first, entities.last) {
+        (Some(_), Some(_)) => None,
+        _ => {
+            Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await)
+        }
+    };
+    Ok(subjects
+        .into_iter()
+        .map(|(name, kind)| {
+            let focus = match (entities.first, entities.last, &report) {
+                (Some(first), Some(last), _) => Focus::Span { first, last, what: what.clone() },
+                (_, _, Some(report)) => from_hunt::for_user(report, &name).unwrap_or(Focus::MostSuspicious),
+                _ => Focus::MostSuspicious,
+            };
+            (name, focus, kind)
+        })
+        .collect())
+}
+
 /// The most accounts an alert that names only addresses leads to.
 pub const MAX_ACCOUNTS_FROM_ADDRESSES: usize = 20;
 

@@ -185,43 +185,15 @@ async fn from_alert_file(
     reach_hours: i64,
 ) -> anyhow::Result<Vec<(String, Focus, SubjectKind)>> {
     let entities = sleuth_investigate::alert::read(file)?;
-    let subjects = sleuth_investigate::alert::subjects(ctx, &entities, reach_hours).await?;
-    if subjects.is_empty() {
-        let named: Vec<&String> = entities
-            .users
-            .iter()
-            .chain(&entities.user_ids)
-            .chain(&entities.service_principals)
-            .chain(&entities.ips)
-            .collect();
-        anyhow::bail!(
-            "alert file {}: none of what it names is in the store ({})",
-            file.display(),
-            named.iter().map(|n| sleuth_render::text::visible(n)).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let what = format!(
-        "alert file {} ({})",
-        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        entities.title.as_deref().unwrap_or("untitled")
-    );
-    let report = match (entities.first, entities.last) {
-        (Some(_), Some(_)) => None,
-        _ => {
-            Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await)
+    let source =
+        format!("alert file {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    match sleuth_investigate::alert::asked(ctx, &entities, reach_hours, &source).await {
+        Ok(asked) => Ok(asked),
+        Err(sleuth_investigate::InvestigateError::Alert { why, .. }) => {
+            anyhow::bail!("alert file {}: {why}", file.display())
         }
-    };
-    Ok(subjects
-        .into_iter()
-        .map(|(name, kind)| {
-            let focus = match (entities.first, entities.last, &report) {
-                (Some(first), Some(last), _) => Focus::Span { first, last, what: what.clone() },
-                (_, _, Some(report)) => from_hunt::for_user(report, &name).unwrap_or(Focus::MostSuspicious),
-                _ => Focus::MostSuspicious,
-            };
-            (name, focus, kind)
-        })
-        .collect())
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn render(report: &Report, format: Format) -> anyhow::Result<String> {

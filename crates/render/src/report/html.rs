@@ -262,21 +262,46 @@ fn d1(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// The span a drawn timeline shows, and where its marks lead.
+pub struct Drawing<'a> {
+    /// The span shown; `None` fits every entry and the investigation window.
+    pub between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The address entry `i` (from 0) of the timeline links to.
+    pub link: &'a dyn Fn(usize, &Value) -> String,
+    /// The frame the links open in; `None` this page.
+    pub target: Option<&'a str>,
+}
+
+/// The first and last moment of the report's timeline and investigation window.
+pub fn timeline_span(report: &Value) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let subject = &report["subject"];
+    let mut times: Vec<DateTime<Utc>> =
+        list(report, "timeline").iter().flat_map(|t| [time(t, "time"), time(t, "last")]).flatten().collect();
+    times.extend([time(subject, "start"), time(subject, "end")].into_iter().flatten());
+    Some((*times.iter().min()?, *times.iter().max()?))
+}
+
 /// The timeline drawn: one lane per kind of record, the window shaded, each entry a mark
 /// (red: the actor, blue: the owner) that links to its row in the table.
 fn timeline_drawing(report: &Value) -> Markup {
+    timeline_svg(report, &Drawing { between: None, link: &|i, _| format!("#t{}", i + 1), target: None })
+}
+
+/// The timeline drawn over `drawing.between` (entries outside it left out, entries across
+/// its edges cut at them), each mark linking where `drawing.link` says.
+pub fn timeline_svg(report: &Value, drawing: &Drawing) -> Markup {
     let entries = list(report, "timeline");
     let subject = &report["subject"];
-    let mut times: Vec<DateTime<Utc>> =
-        entries.iter().flat_map(|t| [time(t, "time"), time(t, "last")]).flatten().collect();
-    times.extend([time(subject, "start"), time(subject, "end")].into_iter().flatten());
-    let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else { return html! {} };
-    let span = (last - first).num_seconds().max(3600) as f64;
+    let Some((first, last)) = drawing.between.or_else(|| timeline_span(report)) else { return html! {} };
+    // A fitted drawing spans an hour at least; a zoomed one, a minute.
+    let least = if drawing.between.is_some() { 60 } else { 3600 };
+    let span = (last - first).num_seconds().max(least) as f64;
     let (left, width, lane_height) = (90.0, 880.0, 26.0);
-    let x = |t: DateTime<Utc>| left + (t - first).num_seconds() as f64 / span * width;
+    let x = |t: DateTime<Utc>| left + ((t - first).num_seconds() as f64 / span).clamp(0.0, 1.0) * width;
     let height = 30.0 + LANES.len() as f64 * lane_height + 20.0;
     let axis = 20.0 + LANES.len() as f64 * lane_height;
-    let window = time(subject, "start").zip(time(subject, "end"));
+    let window = time(subject, "start").zip(time(subject, "end")).filter(|(s, e)| *s <= last && *e >= first);
+    let shown = |from: DateTime<Utc>, to: DateTime<Utc>| from <= last && to >= first;
     let ticks = (0..=5).map(|k| {
         let t = first + chrono::Duration::seconds((span * f64::from(k) / 5.0) as i64);
         let anchor = match k {
@@ -303,13 +328,15 @@ fn timeline_drawing(report: &Value) -> Markup {
             }
             @for (i, entry) in entries.iter().enumerate() {
                 @if let (Some(from), Some(to), Some(lane)) = (time(entry, "time"), time(entry, "last"), LANES.iter().position(|l| *l == field(entry, "kind"))) {
-                    @let y = 20.0 + (lane as f64 + 0.5) * lane_height;
-                    @let class = if entry["actor"].as_bool() == Some(true) { "actor" } else { "owner" };
-                    a href={ "#t" (i + 1) } {
-                        rect class=(class) x=(d1(x(from) - 3.0)) y=(d1(y - 6.0)) width=(d1((x(to) - x(from)).max(0.0) + 6.0)) height="12" rx="3" {
-                            title { (e(entry, "time")) " " (e(entry, "what")) " " (e(entry, "ip")) }
-                        }
-                    } (NL)
+                    @if shown(from, to) {
+                        @let y = 20.0 + (lane as f64 + 0.5) * lane_height;
+                        @let class = if entry["actor"].as_bool() == Some(true) { "actor" } else { "owner" };
+                        a href=((drawing.link)(i, entry)) target=[drawing.target] {
+                            rect class=(class) x=(d1(x(from) - 3.0)) y=(d1(y - 6.0)) width=(d1((x(to) - x(from)).max(0.0) + 6.0)) height="12" rx="3" {
+                                title { (e(entry, "time")) " " (e(entry, "what")) " " (e(entry, "ip")) }
+                            }
+                        } (NL)
+                    }
                 }
             }
         } (NL)
@@ -319,7 +346,7 @@ fn timeline_drawing(report: &Value) -> Markup {
 /// The world (equirectangular, 360 × 180, cut at 84° N and 66° S) with the sign-in places:
 /// grey dots the baseline, blue rings the owner's later sign-ins, red dots the actor's, each
 /// sized by its sign-ins.
-fn map(locations: &[Value]) -> Markup {
+pub fn map(locations: &[Value]) -> Markup {
     if locations.is_empty() {
         return html! { p { "No sign-in of the account carries a location." } (NL) };
     }
