@@ -61,7 +61,10 @@ pub async fn not_found() -> Response {
 fn body<T: for<'de> Deserialize<'de>>(
     payload: Result<Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, ApiError> {
-    payload.map(|Json(v)| v).map_err(|e| bad(e.body_text()))
+    payload.map(|Json(v)| v).map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.body_text()),
+        _ => bad(e.body_text()),
+    })
 }
 
 /// A session over the store as it is now.
@@ -102,11 +105,22 @@ fn incident_target(id: &str) -> String {
     format!("incident/{id}")
 }
 
+/// The queue's filters and order; an empty value is no filter (as a page's form sends it).
 #[derive(Deserialize, Default)]
 pub struct QueueQuery {
-    severity: Option<String>,
-    status: Option<String>,
-    user: Option<String>,
+    pub severity: Option<String>,
+    pub status: Option<String>,
+    pub user: Option<String>,
+    /// `severity` (the hunt's rank, the default), `last_seen` or `first_seen` (latest first),
+    /// `user` or `status`.
+    pub sort: Option<String>,
+}
+
+/// The orders the queue takes.
+pub const SORTS: [&str; 5] = ["severity", "last_seen", "first_seen", "user", "status"];
+
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The queue: the hunt's incidents, ranked, with their workflow state.
@@ -120,7 +134,16 @@ pub async fn rehunt(State(wb): Wb) -> Answer {
 
 pub(crate) async fn queue_rows(wb: &Workbench, q: &QueueQuery, again: bool) -> Result<Vec<Value>, ApiError> {
     let report = hunted(wb, again).await?;
-    let floor = match q.severity.as_deref() {
+    let sort = given(&q.sort).unwrap_or("severity");
+    if !SORTS.contains(&sort) {
+        return Err(bad(format!("sort {sort:?}: say one of {}", SORTS.join(", "))));
+    }
+    if let Some(status) = given(&q.status)
+        && !cases::STATUSES.contains(&status)
+    {
+        return Err(bad(format!("status {status:?}: say one of {}", cases::STATUSES.join(", "))));
+    }
+    let floor = match given(&q.severity) {
         Some(name) => Some(Severity::from_name(name).ok_or_else(|| bad(format!("unknown severity {name:?}")))?),
         None => None,
     };
@@ -129,11 +152,11 @@ pub(crate) async fn queue_rows(wb: &Workbench, q: &QueueQuery, again: bool) -> R
         if floor.is_some_and(|f| incident.severity < f) {
             continue;
         }
-        if q.user.as_deref().is_some_and(|u| !incident.users.iter().any(|x| x.eq_ignore_ascii_case(u.trim()))) {
+        if given(&q.user).is_some_and(|u| !incident.users.iter().any(|x| x.eq_ignore_ascii_case(u))) {
             continue;
         }
         let case = wb.cases.case(&incident_target(&incident.id));
-        if q.status.as_deref().is_some_and(|s| s != case.status) {
+        if given(&q.status).is_some_and(|s| s != case.status) {
             continue;
         }
         rows.push(json!({
@@ -143,6 +166,16 @@ pub(crate) async fn queue_rows(wb: &Workbench, q: &QueueQuery, again: bool) -> R
             "rules": incident.rules, "mitre": incident.mitre, "users": incident.users, "ips": incident.ips,
             "alerts": incident.alerts.len(), "status": case.status, "assignee": case.assignee,
         }));
+    }
+    // Stable sorts over the hunt's rank, so ties keep it.
+    let key = |row: &Value, name: &str| match name {
+        "user" => row["users"][0].as_str().or(row["key"].as_str()).unwrap_or_default().to_lowercase(),
+        other => row[other].as_str().unwrap_or_default().to_string(),
+    };
+    match sort {
+        "last_seen" | "first_seen" => rows.sort_by_key(|row| std::cmp::Reverse(key(row, sort))),
+        "user" | "status" => rows.sort_by_key(|row| key(row, sort)),
+        _ => {}
     }
     Ok(rows)
 }
@@ -202,13 +235,20 @@ pub struct Investigate {
     user: Option<String>,
     service_principal: Option<String>,
     incident: Option<String>,
+    /// An alert or incident as Defender XDR, Sentinel or Entra ID Protection export it.
+    alert: Option<Value>,
     /// The moment of interest, RFC 3339.
     at: Option<String>,
     author: Option<String>,
 }
 
+/// The most accounts one uploaded alert is investigated for; it names more only rarely.
+pub const MAX_ALERT_SUBJECTS: usize = 10;
+
 /// Runs an investigation exactly as `sleuth investigate` does with its defaults, keeps the
-/// report, and answers it with its case record.
+/// report, and answers it with its case record. An uploaded alert is investigated for each
+/// account of the store it names (at most [`MAX_ALERT_SUBJECTS`]); the answer is the first
+/// report, with the others' ids under `also`.
 pub async fn investigate(
     State(wb): Wb,
     payload: Result<Json<Investigate>, axum::extract::rejection::JsonRejection>,
@@ -223,26 +263,68 @@ pub async fn investigate(
         ),
         None => None,
     };
-    let ask = match (&asked.user, &asked.service_principal, &asked.incident) {
-        (Some(user), None, None) => Ask::User { user, at },
-        (None, Some(name), None) => Ask::ServicePrincipal { name, at },
-        (None, None, Some(id)) => Ask::Incident(id),
-        _ => return Err(bad("say one of user, service_principal or incident")),
-    };
+    let not_found = |e: sleuth_investigate::InvestigateError| error(StatusCode::NOT_FOUND, "not_found", &e.to_string());
     let ctx = session(&wb).await?;
-    let report = bounded(&wb, async {
-        let (name, focus, kind) =
-            resolve(&ctx, ask).await.map_err(|e| error(StatusCode::NOT_FOUND, "not_found", &e.to_string()))?;
-        let runbook = match kind {
-            SubjectKind::User => &wb.people,
-            SubjectKind::ServicePrincipal => &wb.workloads,
-        };
-        let context = Context::default();
-        let span = Span { baseline_days: 30, follow_days: 14, reach_hours: 24 };
-        let request = sleuth_investigate::Request { user: &name, kind, focus, span, context: &context, runbook };
-        run_investigation(&ctx, &request).await.map_err(|e| error(StatusCode::NOT_FOUND, "not_found", &e.to_string()))
-    })
-    .await??;
+    let subjects = match (&asked.user, &asked.service_principal, &asked.incident, &asked.alert) {
+        (None, None, None, Some(alert)) => {
+            let entities = sleuth_investigate::alert::entities(alert);
+            if entities.is_empty() {
+                return Err(bad(
+                    "the alert names no account, workload identity or address (no userPrincipalName, userAccount, \
+                     Account or Ip entity, ipAddress, servicePrincipalId)",
+                ));
+            }
+            let reach = Span::default().reach_hours;
+            let mut subjects = bounded(&wb, sleuth_investigate::alert::asked(&ctx, &entities, reach, "uploaded alert"))
+                .await?
+                .map_err(not_found)?;
+            subjects.truncate(MAX_ALERT_SUBJECTS);
+            subjects
+        }
+        (user, name, incident, None) => {
+            let ask = match (user, name, incident) {
+                (Some(user), None, None) => Ask::User { user, at },
+                (None, Some(name), None) => Ask::ServicePrincipal { name, at },
+                (None, None, Some(id)) => Ask::Incident(id),
+                _ => return Err(bad("say one of user, service_principal, incident or alert")),
+            };
+            vec![bounded(&wb, resolve(&ctx, ask)).await?.map_err(not_found)?]
+        }
+        _ => return Err(bad("say one of user, service_principal, incident or alert")),
+    };
+    let mut reports = Vec::new();
+    for (name, focus, kind) in subjects {
+        reports.push(investigated(&wb, &ctx, &who, &name, focus, kind).await?);
+    }
+    let mut first = reports.remove(0);
+    if !reports.is_empty() {
+        first["also"] = reports
+            .iter()
+            .map(|r| json!({"id": r["id"], "subject": r["subject"]["user"], "verdict": r["verdict"]}))
+            .collect();
+    }
+    Ok((StatusCode::CREATED, Json(first)).into_response())
+}
+
+/// One investigation run, kept and written to the audit trail: its report with its case.
+async fn investigated(
+    wb: &Workbench,
+    ctx: &SessionContext,
+    who: &str,
+    name: &str,
+    focus: sleuth_investigate::Focus,
+    kind: SubjectKind,
+) -> Result<Value, ApiError> {
+    let runbook = match kind {
+        SubjectKind::User => &wb.people,
+        SubjectKind::ServicePrincipal => &wb.workloads,
+    };
+    let context = Context::default();
+    let request =
+        sleuth_investigate::Request { user: name, kind, focus, span: Span::default(), context: &context, runbook };
+    let report = bounded(wb, run_investigation(ctx, &request))
+        .await?
+        .map_err(|e| error(StatusCode::NOT_FOUND, "not_found", &e.to_string()))?;
     let value = serde_json::to_value(&report).map_err(internal)?;
     wb.cases.keep_report(&report.id, &value).map_err(internal)?;
     let kind = match report.subject.kind {
@@ -251,13 +333,13 @@ pub async fn investigate(
     };
     wb.cases
         .record(
-            &who,
+            who,
             "investigated",
             &report.id,
             json!({"subject": report.subject.user, "kind": kind, "verdict": report.verdict, "confidence": report.confidence}),
         )
         .map_err(internal)?;
-    Ok((StatusCode::CREATED, Json(with_case(&wb, value))).into_response())
+    Ok(with_case(wb, value))
 }
 
 /// A report with its case record and the verdict that stands (the analyst's, when given).
@@ -417,6 +499,17 @@ const PIVOT_ROWS: usize = 50;
 /// Everything the store holds on one user, address, ASN, device, app or user agent: per table
 /// and column, how many records, their span, and the latest of them.
 pub async fn entity(State(wb): Wb, Path((kind, value)): Path<(String, String)>) -> Answer {
+    Ok(Json(entity_records(&wb, &kind, &value).await?).into_response())
+}
+
+/// The kinds of entity pivoted on, and the columns that hold each.
+pub fn pivot_kind(column: &str) -> Option<&'static str> {
+    PIVOTS.iter().find(|(_, columns)| columns.contains(&column)).map(|(kind, _)| *kind)
+}
+
+/// What [`entity`] answers: `{"kind", "value", "found": [{"table", "column", "records",
+/// "first", "last", "latest"}]}`.
+pub(crate) async fn entity_records(wb: &Workbench, kind: &str, value: &str) -> Result<Value, ApiError> {
     let Some((_, columns)) = PIVOTS.iter().find(|(k, _)| *k == kind) else {
         return Err(bad(format!("kind {kind:?}: say {}", PIVOTS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))));
     };
@@ -431,7 +524,7 @@ pub async fn entity(State(wb): Wb, Path((kind, value)): Path<(String, String)>) 
         let v = if kind == "user" { value.trim().to_lowercase() } else { value.trim().to_string() };
         format!("'{}'", v.replace('\'', "''"))
     };
-    let ctx = session(&wb).await?;
+    let ctx = session(wb).await?;
     let mut found = Vec::new();
     for table in sleuth_ingest::Table::ALL {
         for column in table.columns().iter().filter(|c| columns.contains(&c.name)) {
@@ -441,17 +534,17 @@ pub async fn entity(State(wb): Wb, Path((kind, value)): Path<(String, String)>) 
                 format!("SELECT * FROM {t} WHERE {c} = {literal} ORDER BY time DESC NULLS LAST LIMIT {PIVOT_ROWS}");
             let counted =
                 format!("SELECT count(*) AS n, min(time) AS first, max(time) AS last FROM {t} WHERE {c} = {literal}");
-            let summary = rows(&wb, &ctx, &counted, 1).await?;
+            let summary = rows(wb, &ctx, &counted, 1).await?;
             let n = summary.0.first().and_then(|r| r.get("n")).and_then(Value::as_i64).unwrap_or(0);
             if n == 0 {
                 continue;
             }
-            let (records, _) = rows(&wb, &ctx, &sql, PIVOT_ROWS).await?;
+            let (records, _) = rows(wb, &ctx, &sql, PIVOT_ROWS).await?;
             found.push(json!({"table": t, "column": c, "records": n,
                 "first": summary.0[0].get("first"), "last": summary.0[0].get("last"), "latest": records}));
         }
     }
-    Ok(Json(json!({"kind": kind, "value": value, "found": found})).into_response())
+    Ok(json!({"kind": kind, "value": value, "found": found}))
 }
 
 /// The rows of a read-only query as JSON objects, at most `max`; whether there were more.

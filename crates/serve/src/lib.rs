@@ -6,7 +6,7 @@
 //!   `sleuth investigate`), the case record (notes, verdict override, status, assignee, tags),
 //!   pivots on an entity, and read-only SQL. Errors are JSON of one shape:
 //!   `{"error": {"code", "message"}}`.
-//! - **Pages** (`/`, `/investigations/{id}`, `/query`): HTML rendered on the server with the
+//! - **Pages** (`/`, `/investigations/{id}`, `/entities/{kind}/{value}`, `/query`): HTML rendered on the server with the
 //!   report stage's escaping; one small script file, no inline script, no CDN.
 //! - **Case record** ([`cases`]): an append-only audit trail in the store's `_workbench`
 //!   folder, replayed at start, so notes and overrides survive restarts.
@@ -76,6 +76,10 @@ pub struct Workbench {
 /// The largest request body: a note or a query, not an upload.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The largest body of `POST /api/investigations`, which may carry an uploaded alert: an
+/// incident with all its alerts and evidence is a few MiB.
+pub const MAX_ALERT_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 impl Workbench {
     /// Opens the store and its case record. Refuses a non-loopback bind without a token.
     pub fn open(config: Config, bound: SocketAddr) -> Result<Arc<Workbench>, ServeError> {
@@ -112,6 +116,7 @@ pub fn router(workbench: Arc<Workbench>) -> Router {
     Router::new()
         .route("/", get(pages::queue))
         .route("/investigations/{id}", get(pages::investigation))
+        .route("/entities/{kind}/{value}", get(pages::entity))
         .route("/query", get(pages::query))
         .route("/login", get(pages::login))
         .route("/api/session", post(api::session_start))
@@ -121,7 +126,12 @@ pub fn router(workbench: Arc<Workbench>) -> Router {
         .route("/api/incidents", get(api::incidents))
         .route("/api/incidents/{id}", post(api::incident_update))
         .route("/api/hunt", post(api::rehunt))
-        .route("/api/investigations", get(api::investigations).post(api::investigate))
+        .route(
+            "/api/investigations",
+            get(api::investigations)
+                .post(api::investigate)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_ALERT_BODY_BYTES)),
+        )
         .route("/api/investigations/{id}", get(api::investigation))
         .route("/api/investigations/{id}/notes", post(api::note))
         .route("/api/investigations/{id}/verdict", post(api::verdict))

@@ -27,6 +27,25 @@ async function send(method, url, body) {
   return data;
 }
 
+// The server's limit on a request that carries an alert (MAX_ALERT_BODY_BYTES), less room
+// for the wrapping.
+const MAX_ALERT_BYTES = 8 * 1024 * 1024 - 4096;
+
+// An alert export: one JSON document, or JSON lines (a document a line) taken as a list.
+function alertJson(text) {
+  text = text.replace(/^\uFEFF/, "");
+  try {
+    return JSON.parse(text);
+  } catch (whole) {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+    try {
+      return lines.map((l) => JSON.parse(l));
+    } catch (_) {
+      throw new Error("the alert file is not JSON: " + whole.message);
+    }
+  }
+}
+
 function investigation(id) {
   location.href = "/investigations/" + encodeURIComponent(id);
 }
@@ -100,6 +119,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const base = holder ? "/api/investigations/" + encodeURIComponent(holder.dataset.id) : "";
     try {
       switch (form.dataset.action) {
+        case "investigate-alert": {
+          const file = form.elements.alert.files[0];
+          if (!file) break;
+          if (file.size > MAX_ALERT_BYTES) throw new Error(file.name + " is larger than an alert export (" + MAX_ALERT_BYTES + " bytes at most)");
+          say("Investigating the alert…");
+          const report = await send("POST", "/api/investigations", { alert: alertJson(await file.text()), author: author() });
+          investigation(report.id);
+          break;
+        }
         case "investigate-user": {
           say("Investigating…");
           const report = await send("POST", "/api/investigations", { user: value("user").trim(), author: author() });
