@@ -21,3 +21,4 @@ mod sources;
 mod store;
 mod support;
 mod verdicts;
+mod webdriver;

@@ -61,7 +61,7 @@ pub(crate) fn browse_url(url: &str, profile: &Path, what: &[&str]) -> String {
 /// A copy of the test tenant's export whose token-theft story carries the payloads: in the
 /// actor's user agents, the display names and device names of its sign-ins, and the names
 /// of every inbox rule.
-fn hostile_export(dir: &Path, user: &str, ips: &[&str]) {
+pub(crate) fn hostile_export(dir: &Path, user: &str, ips: &[&str]) {
     copy_dir(&demo().dir, dir);
     let mut poisoned = 0;
     for page in std::fs::read_dir(dir.join("signins")).unwrap().map(|e| e.unwrap().path()) {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use serde_json::{Value, json};
@@ -318,4 +318,195 @@ fn the_pages_render_in_chromium_and_log_or_analyst_text_runs_nothing() {
     assert!(dom.contains("&lt;script&gt;document.title='PWNED'&lt;/script&gt;"), "the note is shown as text");
     assert!(dom.contains("\\u{202e}") && !dom.contains('\u{202e}'), "a bidi override is shown, not obeyed");
     assert!(dom.contains(user));
+}
+
+/// The queue sorts and filters as asked (and says so when it cannot); an uploaded alert must
+/// name something, and a body past the limit is refused with 413 in the one error shape.
+#[test]
+fn the_queue_sorts_and_filters_and_an_alert_must_name_someone() {
+    let dir = temp();
+    let store = demo_store(dir.path());
+    let server = serve(&store, &[], &[]);
+    let addr = server.addr.clone();
+
+    let (_, ranked) = get(&addr, "/api/incidents");
+    let (status, latest) = get(&addr, "/api/incidents?sort=last_seen");
+    assert_eq!(status, 200);
+    let seen: Vec<&str> =
+        latest["incidents"].as_array().unwrap().iter().map(|i| i["last_seen"].as_str().unwrap()).collect();
+    assert!(seen.windows(2).all(|w| w[0] >= w[1]), "latest first");
+    assert_eq!(seen.len(), ranked["incidents"].as_array().unwrap().len(), "sorting keeps every incident");
+    let (_, high) = get(&addr, "/api/incidents?severity=high&status=&user=&sort=");
+    let high = high["incidents"].as_array().unwrap();
+    assert!(!high.is_empty() && high.iter().all(|i| ["high", "critical"].contains(&i["severity"].as_str().unwrap())));
+    let (status, refused) = get(&addr, "/api/incidents?sort=colour");
+    assert_eq!(status, 400);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("last_seen"), "{refused}");
+
+    let (status, nobody) = post(&addr, "/api/investigations", &json!({"alert": {"title": "Suspicious thing"}}));
+    assert_eq!(status, 400);
+    assert!(nobody["error"]["message"].as_str().unwrap().contains("names no account"), "{nobody}");
+    let (status, absent) = post(
+        &addr,
+        "/api/investigations",
+        &json!({"alert": {"userPrincipalName": "nobody@elsewhere.example", "activityDateTime": "2026-01-01T00:00:00Z"}}),
+    );
+    assert_eq!(status, 404, "{absent}");
+    assert!(absent["error"]["message"].as_str().unwrap().contains("nobody@elsewhere.example"), "{absent}");
+    let (status, both) = post(&addr, "/api/investigations", &json!({"user": "a@b.c", "alert": {}}));
+    assert_eq!(status, 400, "{both}");
+
+    let huge = json!({"text": "x".repeat(300 * 1024)}).to_string();
+    let (status, _, body) =
+        http(&addr, "POST", "/api/investigations/none/notes", &[("Content-Type", "application/json")], Some(&huge));
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "too_large");
+}
+
+/// Whether anything written into the logs or the case record ran or became markup: a script
+/// payload would retitle the page, a handler would mark the body, markup would add elements.
+const PWNED: &str = "return document.title.includes('PWNED') || document.body.hasAttribute('data-pwned') \
+    || document.querySelectorAll('img[src=x], script:not([src=\"/workbench.js\"]), a[href^=\"javascript\"]').length > 0";
+
+/// The workbench as an analyst uses it, in a real browser driven by WebDriver, on a store
+/// whose attacker wrote script into user agents, display names, device names and inbox-rule
+/// names: the queue filtered to the account, an incident opened, the timeline zoomed and a
+/// mark followed to its raw record, a pivot on the actor's address, a note that survives a
+/// reload, and an exported alert uploaded with the CLI's verdict. Nothing from the logs runs.
+/// With `SLEUTH_SCREENSHOTS=DIR` the pages are photographed into DIR (the docs' images).
+#[test]
+fn an_analyst_works_an_incident_in_a_real_browser_and_nothing_from_the_logs_runs() {
+    use crate::webdriver::Browser;
+    let dir = temp();
+    let s = story("token-theft-bec");
+    let user = s["user"].as_str().unwrap();
+    let ips: Vec<&str> = s["ips"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    let export = dir.path().join("export");
+    crate::report_html::hostile_export(&export, user, &ips);
+    let store = dir.path().join("store");
+    let (code, out, err) = run(&["ingest", path(&export), "--store", path(&store), "--quiet"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let server = serve(&store, &[], &[]);
+    let base = format!("http://{}", server.addr);
+    let shots = std::env::var_os("SLEUTH_SCREENSHOTS").map_or_else(|| dir.path().join("shots"), PathBuf::from);
+    std::fs::create_dir_all(&shots).unwrap();
+    let photograph = |browser: &Browser, name: &str| {
+        let png = browser.screenshot();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: a real picture");
+        std::fs::write(shots.join(name), png).unwrap();
+    };
+    let browser = Browser::start(&dir.path().join("profile"));
+
+    // The queue, filtered to the account by its form.
+    browser.goto(&format!("{base}/"));
+    browser.wait(120, "the queue", "return document.querySelector('#queue') !== null");
+    photograph(&browser, "serve-queue.png");
+    browser.type_into("#filters input[name=user]", user);
+    browser.click("#filters button[type=submit]");
+    let rows = browser.wait(
+        60,
+        "the filtered queue",
+        "return location.search.includes('user=') && [...document.querySelectorAll('#queue tbody tr')].map(r => r.textContent)",
+    );
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty(), "the account has incidents");
+    assert!(rows.iter().all(|r| r.as_str().unwrap().contains(user)), "only the account's incidents: {rows:?}");
+    assert_eq!(browser.run(PWNED, json!([])), false, "nothing ran on the queue");
+
+    // An incident opened: the investigation's verdict, timeline, map and pivots.
+    browser.click("#queue tbody tr:first-child button[data-action=investigate-incident]");
+    browser.wait(
+        300,
+        "the investigation",
+        "return location.pathname.startsWith('/investigations/') && document.querySelector('#verdict')",
+    );
+    let id = browser.url().rsplit('/').next().unwrap().to_string();
+    let (_, kept) = get(&server.addr, &format!("/api/investigations/{id}"));
+    assert_eq!(browser.text("#verdict"), kept["verdict"].as_str().unwrap());
+    assert_eq!(browser.text("#subject"), user);
+    let marks = browser.run("return document.querySelectorAll('#timeline svg a').length", json!([]));
+    assert!(marks.as_u64().unwrap() > 0, "the timeline has marks");
+    let places = browser.run("return document.querySelectorAll('#map svg circle').length", json!([]));
+    assert!(places.as_u64().unwrap() > 0, "the map has places");
+    let agents = browser.text("#pivots");
+    assert!(agents.contains("<script>document.title='PWNED'</script>"), "the actor's agent is shown as text: {agents}");
+    assert_eq!(browser.run(PWNED, json!([])), false, "nothing ran on the investigation");
+    photograph(&browser, "serve-investigation.png");
+
+    // Zoomed in, then a mark followed to the raw record behind it, in the report's frame.
+    browser.click("#zoom-in");
+    browser.wait(
+        60,
+        "the zoomed timeline",
+        "return location.search.includes('from=') && document.querySelector('#timeline svg')",
+    );
+    browser.goto(&format!("{base}/investigations/{id}"));
+    browser.wait(60, "the investigation", "return document.querySelector('#timeline svg a')");
+    let record = browser.run(
+        "const a = document.querySelector('#timeline svg a:last-of-type'); return a.getAttribute('href')",
+        json!([]),
+    );
+    let anchor = record.as_str().unwrap().rsplit('#').next().unwrap().to_string();
+    // The last mark: it is drawn over any it touches.
+    browser.click("#timeline svg a:last-of-type rect");
+    browser.frame(Some("iframe.report"));
+    let shown = browser.wait(
+        60,
+        "the record in the report",
+        &format!("return location.hash === '#{anchor}' && document.querySelector(':target') && document.querySelector(':target').textContent"),
+    );
+    let n: usize = anchor.trim_start_matches('r').parse().expect("the mark leads to a record");
+    let record_id = kept["records"][n - 1]["record_id"].as_str().unwrap();
+    assert!(shown.as_str().unwrap().contains(record_id), "the record {record_id} is shown: {shown}");
+    assert_eq!(browser.run(PWNED, json!([])), false, "nothing ran in the report");
+    browser.frame(None);
+
+    // A pivot on the actor's address: every record the store holds of it.
+    let ip = browser.run(
+        &format!("return [...document.querySelectorAll('#pivots a.pivot')].map(a => a.textContent).find(t => {ips:?}.includes(t))"),
+        json!([]),
+    );
+    let ip = ip.as_str().expect("the actor's address is a pivot").to_string();
+    browser.click(&format!("#pivots a.pivot[href='/entities/ip/{ip}']"));
+    browser.wait(60, "the address's page", "return document.querySelector('#entity')");
+    assert_eq!(browser.text("#entity"), ip);
+    let held = browser.run("return document.querySelectorAll('table.records tbody tr').length", json!([]));
+    assert!(held.as_u64().unwrap() > 0, "the store's records of {ip}");
+    assert!(browser.text("main").contains("PWNED"), "the poisoned agents are listed, as text");
+    assert_eq!(browser.run(PWNED, json!([])), false, "nothing ran on the address's page");
+    photograph(&browser, "serve-entity.png");
+
+    // A note, kept across a reload; its markup stays text.
+    browser.goto(&format!("{base}/investigations/{id}"));
+    browser.wait(60, "the investigation", "return document.querySelector('form[data-action=note] textarea')");
+    let note = "Reset the password; <img src=x onerror=document.body.setAttribute('data-pwned','1')> was in the agent";
+    browser.type_into("form[data-action=note] textarea", note);
+    browser.click("form[data-action=note] button[type=submit]");
+    browser.wait(60, "the note", "return document.querySelector('#notes') && document.querySelector('#notes').textContent.includes('Reset the password')");
+    browser.refresh();
+    browser.wait(60, "the note after a reload", "return document.querySelector('#notes li')");
+    assert!(browser.text("#notes").contains(note), "the note, whole, as text");
+    assert_eq!(browser.run(PWNED, json!([])), false, "the note's markup did nothing");
+
+    // An exported alert uploaded from the queue reaches the CLI's verdict for the same file.
+    let mut alert: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("alerts/graph-alert-v2.json")).unwrap()).unwrap();
+    alert["evidence"][0]["userAccount"]["userPrincipalName"] = json!(user);
+    alert["evidence"][0]["userAccount"]["azureAdUserId"] = Value::Null;
+    alert["evidence"][1]["ipAddress"] = json!(ips[0]);
+    alert["firstActivityDateTime"] = s["start"].clone();
+    alert["lastActivityDateTime"] = s["start"].clone();
+    let file = dir.path().join("alert.json");
+    std::fs::write(&file, alert.to_string()).unwrap();
+    browser.goto(&format!("{base}/"));
+    browser.wait(60, "the queue", "return document.querySelector('form[data-action=investigate-alert]')");
+    browser.type_into("form[data-action=investigate-alert] input[type=file]", path(&file));
+    browser.click("form[data-action=investigate-alert] button[type=submit]");
+    browser.wait(
+        300,
+        "the alert's investigation",
+        "return location.pathname.startsWith('/investigations/') && document.querySelector('#verdict')",
+    );
+    assert_eq!(browser.text("#subject"), user);
+    assert_eq!(browser.text("#verdict"), cli_verdict(&store, &["--alert", path(&file)]));
 }
