@@ -80,20 +80,36 @@ pub async fn resolve(
     ask: Ask<'_>,
 ) -> Result<(String, Focus, SubjectKind), crate::InvestigateError> {
     use sleuth_detect::{Catalog, Filter, Severity, hunt};
+    // An incident is looked up among every severity; a window among medium and above (the
+    // alerts a hunt reports do not depend on the floor: it only leaves the lower ones out).
+    let floor = match ask {
+        Ask::Incident(_) => Some(Severity::Informational),
+        Ask::User { at: None, .. } | Ask::ServicePrincipal { at: None, .. } => Some(Severity::Medium),
+        _ => None,
+    };
+    let report = match floor {
+        Some(min_severity) => Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await),
+        None => None,
+    };
+    resolve_in(report.as_ref(), ask)
+}
+
+/// [`resolve`] with a hunt already run, at every severity (or at medium and above when `ask`
+/// is not an incident): the workbench keeps one per store generation and asks this.
+pub fn resolve_in(
+    hunted: Option<&sleuth_detect::Report>,
+    ask: Ask<'_>,
+) -> Result<(String, Focus, SubjectKind), crate::InvestigateError> {
+    let missing = || crate::InvestigateError::Subject("no hunt to look the incident up in".into());
     let (name, at, kind) = match ask {
         Ask::User { user, at } => (user, at, SubjectKind::User),
         Ask::ServicePrincipal { name, at } => (name, at, SubjectKind::ServicePrincipal),
-        Ask::Incident(id) => {
-            let filter = Filter { min_severity: Severity::Informational, ..Filter::default() };
-            return from_hunt::one(&hunt(ctx, &Catalog::builtin(), &filter).await, id);
-        }
+        Ask::Incident(id) => return from_hunt::one(hunted.ok_or_else(missing)?, id),
     };
-    let focus = match at {
-        Some(at) => Focus::At(at),
-        None => {
-            let filter = Filter { min_severity: Severity::Medium, ..Filter::default() };
-            from_hunt::for_user(&hunt(ctx, &Catalog::builtin(), &filter).await, name).unwrap_or(Focus::MostSuspicious)
-        }
+    let focus = match (at, hunted) {
+        (Some(at), _) => Focus::At(at),
+        (None, Some(report)) => from_hunt::for_user(report, name).unwrap_or(Focus::MostSuspicious),
+        (None, None) => Focus::MostSuspicious,
     };
     Ok((name.to_string(), focus, kind))
 }

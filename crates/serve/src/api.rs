@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sleuth_detect::{Catalog, Filter, Severity, hunt};
-use sleuth_investigate::subject::{Ask, resolve};
+use sleuth_investigate::subject::{Ask, resolve_in};
 use sleuth_investigate::{Context, Span, SubjectKind, investigate as run_investigation};
 use sleuth_store::Store;
 
@@ -288,7 +288,10 @@ pub async fn investigate(
                 (None, None, Some(id)) => Ask::Incident(id),
                 _ => return Err(bad("say one of user, service_principal, incident or alert")),
             };
-            vec![bounded(&wb, resolve(&ctx, ask)).await?.map_err(not_found)?]
+            // The kept hunt (every severity) answers what a new one would: the server does not
+            // hunt again for each investigation.
+            let hunted = hunted(&wb, false).await?;
+            vec![resolve_in(Some(&hunted), ask).map_err(not_found)?]
         }
         _ => return Err(bad("say one of user, service_principal, incident or alert")),
     };
