@@ -82,6 +82,20 @@ async fn bounded<T>(wb: &Workbench, work: impl std::future::Future<Output = T>) 
     })
 }
 
+/// Hunts the store once at start, so that the queue is ready when the first analyst opens it
+/// (a request meanwhile waits for this hunt rather than starting its own).
+pub async fn warm(wb: Arc<Workbench>) {
+    let started = std::time::Instant::now();
+    match hunted(&wb, false).await {
+        Ok(report) => tracing::info!(
+            incidents = report.incidents.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "the store's hunt is ready"
+        ),
+        Err(e) => tracing::warn!(error = e.message, "the first hunt failed; the queue will try again"),
+    }
+}
+
 /// The store's hunt at every severity, run again when the store changed or when asked.
 async fn hunted(wb: &Workbench, again: bool) -> Result<Arc<sleuth_detect::Report>, ApiError> {
     // The manifest says whether the store changed; a session is made only to hunt again.

@@ -149,6 +149,7 @@ pub fn router(workbench: Arc<Workbench>) -> Router {
 
 /// Serves until the process ends. The caller has bound `listener` (and printed its address).
 pub async fn serve(listener: tokio::net::TcpListener, workbench: Arc<Workbench>) -> std::io::Result<()> {
+    tokio::spawn(api::warm(workbench.clone()));
     axum::serve(listener, router(workbench)).await
 }
 
