@@ -69,7 +69,7 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     writeln!(out, "[")?;
     let mut first = true;
     for batch in batches {
-        let columns: Vec<Vec<Value>> = batch.columns().iter().map(json::values).collect::<Result<_, _>>()?;
+        let columns: Vec<Vec<Value>> = batch.columns().iter().map(json_values).collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             let object: serde_json::Map<String, Value> =
                 names.iter().cloned().zip(columns.iter().map(|c| c[i].clone())).collect();
@@ -82,6 +82,21 @@ fn write_json(names: &[String], batches: &[RecordBatch], out: &mut impl Write) -
     }
     writeln!(out, "\n]")?;
     Ok(())
+}
+
+/// A column's values as JSON; KQL's `dynamic` columns (JSON text) as the JSON they hold.
+fn json_values(column: &datafusion::arrow::array::ArrayRef) -> anyhow::Result<Vec<Value>> {
+    let values = json::values(column)?;
+    if !sleuth_kql::is_dynamic(column.data_type()) {
+        return Ok(values);
+    }
+    Ok(values
+        .into_iter()
+        .map(|v| match v {
+            Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            other => other,
+        })
+        .collect())
 }
 
 /// `sleuth sql ... | head` closes the pipe early: that is not an error.

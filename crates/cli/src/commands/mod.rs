@@ -7,6 +7,7 @@ mod hunt;
 mod ingest;
 mod intel;
 mod investigate;
+mod kql;
 mod report;
 mod rule_source;
 mod rules;
@@ -25,7 +26,7 @@ use clap::{Parser, Subcommand};
 /// tools write.
 ///
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
-/// load exports, then `sleuth tables` and `sleuth sql` to look around; `sleuth intel update`
+/// load exports, then `sleuth tables`, `sleuth sql` and `sleuth kql` to look around; `sleuth intel update`
 /// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
 /// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`, Sigma rules too:
 /// `sleuth rules import`, `sleuth feed import`), and
@@ -53,6 +54,7 @@ enum Command {
     Intel(intel::IntelArgs),
     Serve(serve::ServeArgs),
     Sql(sql::SqlArgs),
+    Kql(kql::KqlArgs),
     Tables(tables::TablesArgs),
 }
 
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Intel(args) => intel::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Kql(args) => kql::run(args),
         Command::Tables(args) => tables::run(args),
     }
 }

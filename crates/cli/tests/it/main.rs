@@ -10,6 +10,7 @@ mod hostile;
 mod hunt;
 mod intel;
 mod investigate;
+mod kql;
 mod online;
 mod report_html;
 mod rules;
