@@ -1452,8 +1452,10 @@ impl Planner<'_> {
                     let v2 = arg(self, 0)?;
                     (udaf(self, "array_agg")?.call(vec![v]).filter(is_not_null(v2)), limit(self, 1)?)
                 };
+                // make_set gathers like make_list and drops the repeats after (kql_set):
+                // DataFusion's DISTINCT array_agg keeps a hash set of boxed values per group,
+                // which over millions of groups (user × hour) ran out of memory.
                 let set = name.starts_with("make_set");
-                let list = if set { list.distinct() } else { list };
                 let function = if set { "kql_set" } else { "kql_list" };
                 let wrap: Box<dyn Fn(DfExpr) -> DfExpr> =
                     Box::new(move |e| udf::get(function).call(vec![e, max.clone()]));

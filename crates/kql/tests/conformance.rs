@@ -11,17 +11,20 @@ fn rows(query: &str) -> Vec<Value> {
     runtime.block_on(async {
         let ctx = SessionContext::new();
         let tables = HashMap::new();
-        let options = sleuth_kql::Options::at_micros(sleuth_kql::parse_datetime("2026-02-22T14:30:00Z").unwrap() / 1000);
-        let frame = sleuth_kql::query(&ctx, &tables, query, &options).await.unwrap_or_else(|e| panic!("{}", e.show(query)));
+        let options =
+            sleuth_kql::Options::at_micros(sleuth_kql::parse_datetime("2026-02-22T14:30:00Z").unwrap() / 1000);
+        let frame =
+            sleuth_kql::query(&ctx, &tables, query, &options).await.unwrap_or_else(|e| panic!("{}", e.show(query)));
         let batches = frame.collect().await.unwrap();
         let mut out = Vec::new();
         for batch in batches {
             let schema = batch.schema();
-            let columns: Vec<Vec<Value>> = batch.columns().iter().map(|c| sleuth_store::json::values(c).unwrap()).collect();
+            let columns: Vec<Vec<Value>> =
+                batch.columns().iter().map(|c| sleuth_store::json::values(c).unwrap()).collect();
             for i in 0..batch.num_rows() {
                 let mut row = serde_json::Map::new();
-                for (k, field) in schema.fields().iter().enumerate() {
-                    let mut v = columns[k][i].clone();
+                for (column, field) in columns.iter().zip(schema.fields()) {
+                    let mut v = column[i].clone();
                     if sleuth_kql::is_dynamic(field.data_type())
                         && let Value::String(text) = &v
                     {
@@ -61,11 +64,9 @@ fn string_operators_match_terms_and_substrings() {
 #[test]
 fn in_operators_and_between() {
     // in-operator, inoperator (in~), between-operator.
-    let r = one(
-        r#"print a = "b" in ("a", "b"), b = "B" in ("a", "b"), c = "B" in~ ("a", "b"), d = 5 !in (1, 2),
+    let r = one(r#"print a = "b" in ("a", "b"), b = "B" in ("a", "b"), c = "B" in~ ("a", "b"), d = 5 !in (1, 2),
            e = 5 between (1 .. 5), f = datetime(2026-01-02) between (datetime(2026-01-01) .. 1d),
-           g = 4 in (dynamic([1, 4, 9]))"#,
-    );
+           g = 4 in (dynamic([1, 4, 9]))"#);
     assert_eq!(r, json!({"a": true, "b": false, "c": true, "d": true, "e": true, "f": true, "g": true}));
 }
 
@@ -95,11 +96,16 @@ fn arg_max_returns_the_row_of_the_maximum() {
            'WA', 'Seattle', 737015, 'WA', 'Spokane', 228989, 'OR', 'Portland', 652503, 'OR', 'Salem', 175535]
          | summarize arg_max(Population, City) by State | sort by State asc",
     );
-    assert_eq!(r, vec![
-        json!({"State": "OR", "Population": 652503, "City": "Portland"}),
-        json!({"State": "WA", "Population": 737015, "City": "Seattle"}),
-    ]);
-    let r = rows("datatable(k: string, t: long, v: string)['a', 1, 'x', 'a', 3, 'y', 'b', 2, 'z'] | summarize arg_max(t, *) by k | sort by k asc");
+    assert_eq!(
+        r,
+        vec![
+            json!({"State": "OR", "Population": 652503, "City": "Portland"}),
+            json!({"State": "WA", "Population": 737015, "City": "Seattle"}),
+        ]
+    );
+    let r = rows(
+        "datatable(k: string, t: long, v: string)['a', 1, 'x', 'a', 3, 'y', 'b', 2, 'z'] | summarize arg_max(t, *) by k | sort by k asc",
+    );
     assert_eq!(r, vec![json!({"k": "a", "t": 3, "v": "y"}), json!({"k": "b", "t": 2, "v": "z"})]);
 }
 
@@ -129,15 +135,15 @@ fn joins_follow_the_kinds_of_the_reference() {
 #[test]
 fn dynamic_values_compare_as_kql_compares_them() {
     // scalar-data-types/dynamic: property access, and comparisons of dynamic values.
-    let r = one(
-        r#"print d = dynamic({"a": "x", "n": 5, "l": [1, 2, 3], "o": {"p": "q"}})
+    let r = one(r#"print d = dynamic({"a": "x", "n": 5, "l": [1, 2, 3], "o": {"p": "q"}})
            | extend s = d.a == "x", n = d.n > 4, l = array_length(d.l), i = d.l[-1], p = tostring(d.o.p),
                     m = tostring(d.missing), k = bag_keys(d.o), t = tostring(d["a"])
-           | project-away d"#,
-    );
+           | project-away d"#);
     assert_eq!(r, json!({"s": true, "n": true, "l": 3, "i": 3, "p": "q", "m": "", "k": ["p"], "t": "x"}));
     // A string column compared with a number (Sentinel's ResultType), and parse_json of text.
-    let r = rows(r#"datatable(ResultType: string, J: string)["0", '{"x": 1}', "50126", "not json"] | where ResultType == 0 | extend x = parse_json(J).x"#);
+    let r = rows(
+        r#"datatable(ResultType: string, J: string)["0", '{"x": 1}', "50126", "not json"] | where ResultType == 0 | extend x = parse_json(J).x"#,
+    );
     assert_eq!(r, vec![json!({"ResultType": "0", "J": "{\"x\": 1}", "x": 1})]);
 }
 
@@ -147,16 +153,16 @@ fn mv_expand_parse_and_functions() {
     let r = rows("datatable(a: int, b: dynamic)[1, dynamic([10, 20]), 2, dynamic([])] | mv-expand b to typeof(long)");
     assert_eq!(r, vec![json!({"a": 1, "b": 10}), json!({"a": 1, "b": 20})]);
     // parse-operator.
-    let r = one(r#"print s = "The number is 42 and the word is blue." | parse s with "The number is " n:long " and the word is " w "." | project n, w"#);
+    let r = one(
+        r#"print s = "The number is 42 and the word is blue." | parse s with "The number is " n:long " and the word is " w "." | project n, w"#,
+    );
     assert_eq!(r, json!({"n": 42, "w": "blue"}));
     // bin-function, iff-function, case-function, strcat, split, extract, datetime_add, format_datetime.
-    let r = one(
-        r#"print a = bin(4.5, 1), b = bin(datetime(1970-05-11 13:45:07), 1d), c = iff(1 > 2, "y", "n"),
+    let r = one(r#"print a = bin(4.5, 1), b = bin(datetime(1970-05-11 13:45:07), 1d), c = iff(1 > 2, "y", "n"),
            d = case(5 > 9, "big", 5 > 3, "medium", "small"), e = strcat("a", 1, "b"), f = split("a_b_c", "_")[1],
            g = extract("x=([0-9]+)", 1, "id x=42;"), h = datetime_add('month', 1, datetime(2017-01-31)),
            i = format_datetime(datetime(2017-01-29 09:00:05), 'yyyy-MM-dd [HH:mm:ss]'), j = ago(1h) < now(),
-           k = ipv4_is_in_range("10.1.2.3", "10.0.0.0/8"), l = ipv4_is_private("8.8.8.8"), m = toint("12") + 1"#,
-    );
+           k = ipv4_is_in_range("10.1.2.3", "10.0.0.0/8"), l = ipv4_is_private("8.8.8.8"), m = toint("12") + 1"#);
     assert_eq!(r["a"], 4.0);
     assert_eq!(r["b"], "1970-05-11T00:00:00Z");
     assert_eq!(r["c"], "n");
