@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
-use crate::rule::{GroupBy, PreparedTable, Rule, RuleSql, Severity, explain};
+use crate::rule::{GroupBy, Language, PreparedTable, Rule, RuleSql, Severity, explain};
 
 /// Version of the JSON report; raised whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -182,7 +182,17 @@ async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Ve
     let mut alerts = Vec::new();
     for batch in &batches {
         let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
-        let rows = sleuth_store::json::rows(std::slice::from_ref(batch)).map_err(|e| e.to_string())?;
+        let mut rows = sleuth_store::json::rows(std::slice::from_ref(batch)).map_err(|e| e.to_string())?;
+        // KQL's dynamic columns (a KQL rule's `record_ids`) hold JSON text.
+        for field in batch.schema().fields().iter().filter(|f| sleuth_kql::is_dynamic(f.data_type())) {
+            for row in &mut rows {
+                if let Some(Value::String(text)) = row.get(field.name())
+                    && let Ok(value) = serde_json::from_str::<Value>(text)
+                {
+                    row.insert(field.name().clone(), value);
+                }
+            }
+        }
         for (i, row) in rows.into_iter().enumerate() {
             alerts.push(alert(rule, row, first[i], last[i])?);
         }
@@ -228,10 +238,23 @@ async fn query(ctx: &SessionContext, sql: &RuleSql) -> Result<Vec<RecordBatch>, 
         trace_plan(ctx, "query", &sql.query).await;
     }
     let started = Instant::now();
-    let batches =
-        async { sleuth_store::read_only(ctx, &sql.query).await?.collect().await }.await.map_err(|e| e.to_string());
+    let batches = match sql.language {
+        Language::Sql => {
+            async { sleuth_store::read_only(ctx, &sql.query).await?.collect().await }.await.map_err(|e| e.to_string())
+        }
+        Language::Kql => kql(ctx, &sql.query).await,
+    };
     tracing::debug!(millis = started.elapsed().as_millis() as u64, "query");
     batches
+}
+
+/// A KQL rule's query over Sentinel's views, `now()` at the store's latest event.
+async fn kql(ctx: &SessionContext, query: &str) -> Result<Vec<RecordBatch>, String> {
+    let tables = sleuth_kql::sentinel::tables(ctx).await.map_err(|e| e.to_string())?;
+    let now = sleuth_kql::latest_event(ctx).await.map_err(|e| e.to_string())?.unwrap_or(0);
+    let plan =
+        sleuth_kql::plan(ctx, &tables, query, &sleuth_kql::Options::at_micros(now)).map_err(|e| e.show(query))?;
+    async { ctx.execute_logical_plan(plan).await?.collect().await }.await.map_err(|e| e.to_string())
 }
 
 /// Runs the query once more under EXPLAIN ANALYZE and logs the plan with its metrics, for rule

@@ -8,5 +8,5 @@ pub mod sigma;
 
 pub use catalog::{Catalog, CatalogError};
 pub use hunt::{Alert, Filter, Incident, Report, SCHEMA_VERSION, hunt};
-pub use rule::{PreparedTable, Rule, RuleError, RuleSql, Severity};
+pub use rule::{Language, PreparedTable, Rule, RuleError, RuleSql, Severity};
 pub use sigma::{Outcome, Placeholders};

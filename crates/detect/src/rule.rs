@@ -16,6 +16,11 @@
 //!
 //! Parameters appear in the query as `{{name}}` and are replaced by SQL literals.
 //!
+//! With `language = "kql"` the query is KQL over Sentinel's tables (`sleuth_kql`), returning
+//! the same columns (`record_ids` a dynamic array, `make_list(Id)`); `now()` and `ago()` count
+//! from the store's latest event. A KQL rule names its intermediate results with `let`, not
+//! `tables`.
+//!
 //! A rule may prepare `tables` first: each is computed once, held in memory while the rule's
 //! query runs, and dropped after. DataFusion inlines a common table expression at each place
 //! it is named, so an intermediate result that a query names three times (the successes of
@@ -163,7 +168,10 @@ pub struct Rule {
     /// Tables computed before the query, in order; each may use the ones before it.
     #[serde(default)]
     pub tables: Vec<PreparedTable>,
-    /// The SQL; see the module documentation for the columns it returns.
+    /// The query language of `query` (SQL unless it says `kql`).
+    #[serde(default, skip_serializing_if = "Language::is_sql")]
+    pub language: Language,
+    /// The SQL (or KQL); see the module documentation for the columns it returns.
     pub query: String,
     /// One line for the analyst, naming result columns in braces: `{failures} failures ...`.
     pub explain: String,
@@ -174,6 +182,21 @@ pub struct Rule {
     /// Where a rule compiled from Sigma came from; None for a rule file.
     #[serde(skip)]
     pub sigma: Option<Origin>,
+}
+
+/// The language a rule's query is written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Sql,
+    Kql,
+}
+
+impl Language {
+    pub fn is_sql(&self) -> bool {
+        *self == Language::Sql
+    }
 }
 
 /// Where a rule compiled from Sigma came from (its own home, so that the rule does not
@@ -208,6 +231,7 @@ pub struct PreparedTable {
 pub struct RuleSql {
     pub tables: Vec<PreparedTable>,
     pub query: String,
+    pub language: Language,
 }
 
 impl RuleSql {
@@ -256,6 +280,14 @@ impl Rule {
                 return Err(invalid(format!("the query uses {{{{{name}}}}}, which is not a parameter")));
             }
         }
+        if rule.language == Language::Kql {
+            if !rule.tables.is_empty() {
+                return Err(invalid("a KQL rule names its intermediate results with `let`, not [[tables]]".into()));
+            }
+            let filled = rule.query_with(&BTreeMap::new()).map_err(|e| invalid(e.to_string()))?;
+            sleuth_kql::check_syntax(&filled.query)
+                .map_err(|e| invalid(format!("in the KQL, {}", e.show(&filled.query))))?;
+        }
         if let Some(bad) = rule.mitre.iter().find(|t| !is_technique(t)) {
             return Err(invalid(format!("{bad:?} is not a MITRE ATT&CK technique id (T1234 or T1234.001)")));
         }
@@ -291,6 +323,7 @@ impl Rule {
         Ok(RuleSql {
             tables: self.tables.iter().map(|t| PreparedTable { query: fill(&t.query), ..t.clone() }).collect(),
             query: fill(&self.query),
+            language: self.language,
         })
     }
 }
@@ -411,7 +444,11 @@ min_failures = { default = 5, description = "d" }
             sql.single_statement(),
             format!("WITH busy_users AS (\n{table}\n)\nSELECT user AS user FROM busy_users")
         );
-        let with = RuleSql { tables: sql.tables.clone(), query: "WITH a AS (SELECT 1) SELECT * FROM a".into() };
+        let with = RuleSql {
+            tables: sql.tables.clone(),
+            query: "WITH a AS (SELECT 1) SELECT * FROM a".into(),
+            language: Language::Sql,
+        };
         assert_eq!(
             with.single_statement(),
             format!("WITH busy_users AS (\n{table}\n),\na AS (SELECT 1) SELECT * FROM a")

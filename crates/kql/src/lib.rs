@@ -172,3 +172,9 @@ pub async fn latest_event(ctx: &SessionContext) -> Result<Option<i64>, DataFusio
     let Some(values) = column.as_any().downcast_ref::<Int64Array>() else { return Ok(None) };
     Ok((!values.is_empty() && !values.is_null(0)).then(|| values.value(0)))
 }
+
+/// Whether `text` is KQL that parses (what a rule file is checked for when it is loaded;
+/// names are resolved when it is planned over a store).
+pub fn check_syntax(text: &str) -> Result<(), KqlError> {
+    parse::parse(text).map(|_| ())
+}
