@@ -564,22 +564,7 @@ impl<'a> Planner<'a> {
         let names: Vec<String> = columns(&plan).into_iter().map(|(_, n)| n).collect();
         let e = self.scalar(&item.expr, plan.schema())?;
         let name = self.name_for(item, &names);
-        let mut replaced = false;
-        let mut exprs: Vec<DfExpr> = columns(&plan)
-            .into_iter()
-            .map(|(c, n)| {
-                if n == name {
-                    replaced = true;
-                    e.clone().alias(name.as_str())
-                } else {
-                    c
-                }
-            })
-            .collect();
-        if !replaced {
-            exprs.push(e.alias(name.as_str()));
-        }
-        project(plan, exprs, item.expr.pos())
+        with_column(plan, &name, e, item.expr.pos())
     }
 
     fn call_tabular_function(
@@ -778,24 +763,8 @@ impl<'a> Planner<'a> {
             let value = self.scalar(&item.expr, plan.schema())?;
             let value = self.to_dynamic(value, plan.schema())?;
             let elements = udf::get("kql_elements").call(vec![value]);
-            let named = Named { names: vec![self.name_for(item, &[])], expr: Expr::Name("__unused".into(), pos) };
-            let name = named.names[0].clone();
-            let names: Vec<String> = columns(&plan).into_iter().map(|(_, n)| n).collect();
-            let mut exprs: Vec<DfExpr> = Vec::new();
-            let mut replaced = false;
-            for (c, n) in columns(&plan) {
-                if n == name {
-                    replaced = true;
-                    exprs.push(elements.clone().alias(name.as_str()));
-                } else {
-                    exprs.push(c);
-                }
-            }
-            if !replaced {
-                let _ = names;
-                exprs.push(elements.alias(name.as_str()));
-            }
-            plan = project(plan, exprs, pos)?;
+            let name = self.name_for(item, &[]);
+            plan = with_column(plan, &name, elements, pos)?;
             expanded.push(name);
         }
         plan = LogicalPlanBuilder::from(plan)
@@ -859,14 +828,30 @@ impl<'a> Planner<'a> {
                 Some(Type::Dynamic) => udf::get("kql_parse_json").call(vec![value]),
                 Some(ty) => try_cast(value, type_of(*ty)),
             };
-            let item = Named { names: vec![name.clone()], expr: Expr::Name("__parsed".into(), pos) };
-            self.scopes.push(HashMap::from([("__parsed".to_string(), Binding::Scalar(value))]));
-            let extended = self.extend(plan, &item);
-            self.scopes.pop();
-            plan = extended?;
+            plan = with_column(plan, name, value, pos)?;
         }
         Ok(plan)
     }
+}
+
+/// The plan with column `name` set to `value`: in its place if the plan has one, else last.
+fn with_column(plan: LogicalPlan, name: &str, value: DfExpr, pos: Pos) -> R<LogicalPlan> {
+    let mut replaced = false;
+    let mut exprs: Vec<DfExpr> = columns(&plan)
+        .into_iter()
+        .map(|(c, n)| {
+            if n == name {
+                replaced = true;
+                value.clone().alias(name)
+            } else {
+                c
+            }
+        })
+        .collect();
+    if !replaced {
+        exprs.push(value.alias(name));
+    }
+    project(plan, exprs, pos)
 }
 
 pub(crate) fn project(plan: LogicalPlan, exprs: Vec<DfExpr>, pos: Pos) -> R<LogicalPlan> {

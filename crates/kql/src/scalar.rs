@@ -92,7 +92,6 @@ impl Planner<'_> {
         Ok(match t {
             DataType::LargeUtf8 => udf::get("kql_tostring").call(vec![e]),
             t if is_string(&t) => e,
-            DataType::Null => cast(e, DataType::Utf8),
             _ => cast(e, DataType::Utf8),
         })
     }

@@ -19,14 +19,7 @@ const HANDLER: &str = "<img src=x onerror=document.body.setAttribute('data-pwned
 const LINK: &str = "<a href=javascript:document.title='PWNED'>open</a>";
 
 pub(crate) fn chromium() -> PathBuf {
-    let binary = std::env::var_os("SLEUTH_CHROMIUM").map_or_else(|| PathBuf::from("chromium"), PathBuf::from);
-    let found = Command::new(&binary).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{} not found: install Debian's chromium (scripts/test does) or set SLEUTH_CHROMIUM",
-        binary.display()
-    );
-    binary
+    installed("SLEUTH_CHROMIUM", "chromium", "chromium")
 }
 
 /// Headless Chromium on a local file, as this machine allows it (no sandbox as root, no

@@ -39,6 +39,15 @@ pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
+/// A program the browser tests need: `$env_var`, else `binary` on the PATH; the test stops
+/// with how to install it (`package`, Debian's) when it does not run.
+pub fn installed(env_var: &str, binary: &str, package: &str) -> PathBuf {
+    let binary = std::env::var_os(env_var).map_or_else(|| PathBuf::from(binary), PathBuf::from);
+    let found = Command::new(&binary).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "{} not found: install Debian's {package} (scripts/test does) or set {env_var}", binary.display());
+    binary
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }

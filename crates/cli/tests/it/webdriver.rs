@@ -24,14 +24,7 @@ pub struct Browser {
 }
 
 fn chromedriver() -> PathBuf {
-    let binary = std::env::var_os("SLEUTH_CHROMEDRIVER").map_or_else(|| PathBuf::from("chromedriver"), PathBuf::from);
-    let found = Command::new(&binary).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{} not found: install Debian's chromium-driver (scripts/test does) or set SLEUTH_CHROMEDRIVER",
-        binary.display()
-    );
-    binary
+    crate::support::installed("SLEUTH_CHROMEDRIVER", "chromedriver", "chromium-driver")
 }
 
 /// One WebDriver exchange; the answer's `value`, or a panic naming the command and the error.
