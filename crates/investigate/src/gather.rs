@@ -569,7 +569,7 @@ hops AS (
 const ORG_MIN_ACCOUNTS: i64 = 5;
 
 /// A user agent without its version numbers: an updated browser or app is the same agent.
-const AGENT_FAMILY: &str = "regexp_replace(user_agent, '[0-9]+', '', 'g')";
+const AGENT_FAMILY: &str = "translate(user_agent, '0123456789', '')";
 
 /// A sign-in's network: its ASN, or its address when the export has no ASN.
 const NETWORK: &str = "coalesce(CAST(asn AS VARCHAR), ip_address)";

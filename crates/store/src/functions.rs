@@ -15,6 +15,9 @@
 //! - `ip_class(ip [, log_asn])`: reserved, tor_exit, vpn, secure_web_gateway, hosting,
 //!   mobile, isp or unknown; `ip_provider`, `ip_bulletproof` and `ip_evidence` (why) take the
 //!   same arguments. A log's own ASN, when given, wins over the database's.
+//! - the window function `count_same_before(key, time, reach, gap) OVER (PARTITION BY ...
+//!   ORDER BY time)`: how many earlier rows of the partition had the same key from `reach` to
+//!   `gap` before (`window.rs`), the baseline counts of one account's history in one sort.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -73,6 +76,7 @@ pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
     for field in IpField::ALL {
         ctx.register_udf(ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone())));
     }
+    ctx.register_udwf(crate::window::count_same_before());
 }
 
 /// The text of a string column of any Arrow string type, one `Option<&str>` per row.

@@ -32,6 +32,7 @@ pub mod json;
 mod load;
 mod manifest;
 mod query;
+mod window;
 
 use std::path::{Path, PathBuf};
 
