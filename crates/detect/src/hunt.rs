@@ -292,6 +292,14 @@ fn alert(
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
 ) -> Result<Alert, String> {
+    // SQL's array_agg and KQL's make_list/make_set gather in whatever order the engine met the
+    // rows, which changes with threads and memory: the lists are put in order, so that the
+    // same data gives the same alerts (no rule's list has an order of its own).
+    for value in row.values_mut() {
+        if let Value::Array(items) = value {
+            items.sort_by(order_values);
+        }
+    }
     let text = |row: &Map<String, Value>, name: &str| row.get(name).and_then(Value::as_str).map(str::to_string);
     let user = text(&row, "user").map(|u| u.to_lowercase());
     let ip = text(&row, "ip");
@@ -342,6 +350,21 @@ fn alert(
         record_ids,
         facts,
     })
+}
+
+/// An order of JSON values: numbers by value, text as text, NULLs first, other kinds by their
+/// text.
+fn order_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x.as_f64().unwrap_or(f64::NAN).total_cmp(&y.as_f64().unwrap_or(f64::NAN))
+        }
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => std::cmp::Ordering::Less,
+        (_, Value::Null) => std::cmp::Ordering::Greater,
+        _ => a.to_string().cmp(&b.to_string()),
+    }
 }
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -409,4 +432,30 @@ fn group(alerts: Vec<Alert>, catalog: &Catalog) -> Vec<Incident> {
             .then(a.key.cmp(&b.key))
     });
     incidents
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_put_in_one_order_whatever_order_the_engine_gathered_them_in() {
+        let gathered = [
+            serde_json::json!(["MY", "PH", "BD", null, "ES"]),
+            serde_json::json!(["PH", null, "ES", "BD", "MY"]),
+        ];
+        let sorted: Vec<Vec<Value>> = gathered
+            .iter()
+            .map(|v| {
+                let mut items = v.as_array().unwrap().clone();
+                items.sort_by(order_values);
+                items
+            })
+            .collect();
+        assert_eq!(sorted[0], sorted[1]);
+        assert_eq!(Value::Array(sorted[0].clone()), serde_json::json!([null, "BD", "ES", "MY", "PH"]));
+        let mut numbers = vec![serde_json::json!(10), serde_json::json!(2), serde_json::json!(2.5)];
+        numbers.sort_by(order_values);
+        assert_eq!(numbers, [serde_json::json!(2), serde_json::json!(2.5), serde_json::json!(10)]);
+    }
 }
