@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             }
             // Errors quote file names, records and queries: each line made visible, the
             // line breaks of multi-line messages (TOML, SQL) kept.
-            let text = format!("{e:#}");
+            let text = sleuth_store::memory::explain(&format!("{e:#}"));
             let lines: Vec<String> = text.lines().map(sleuth_render::text::visible).collect();
             eprintln!("error: {}", lines.join("\n"));
             ExitCode::from(2)

@@ -154,7 +154,9 @@ async fn hunt_in_order(ctx: &SessionContext, catalog: &Catalog, filter: &Filter)
                 });
                 alerts.extend(found);
             }
-            Err(error) => failures.push(RuleFailure { rule: rule.id.clone(), error }),
+            Err(error) => {
+                failures.push(RuleFailure { rule: rule.id.clone(), error: sleuth_store::memory::explain(&error) })
+            }
         }
     }
     Report {
@@ -440,10 +442,8 @@ mod tests {
 
     #[test]
     fn lists_are_put_in_one_order_whatever_order_the_engine_gathered_them_in() {
-        let gathered = [
-            serde_json::json!(["MY", "PH", "BD", null, "ES"]),
-            serde_json::json!(["PH", null, "ES", "BD", "MY"]),
-        ];
+        let gathered =
+            [serde_json::json!(["MY", "PH", "BD", null, "ES"]), serde_json::json!(["PH", null, "ES", "BD", "MY"])];
         let sorted: Vec<Vec<Value>> = gathered
             .iter()
             .map(|v| {

@@ -31,6 +31,7 @@ mod ingest;
 pub mod json;
 mod load;
 mod manifest;
+pub mod memory;
 mod query;
 mod window;
 
@@ -62,6 +63,8 @@ pub enum StoreError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error("{0}")]
+    Setting(String),
     #[error("a reading thread stopped unexpectedly")]
     ReaderStopped,
 }

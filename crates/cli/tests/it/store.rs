@@ -151,3 +151,46 @@ fn the_same_exports_give_byte_identical_stores() {
         }
     }
 }
+
+/// Runs `sql --format json` with `SLEUTH_MEMORY_LIMIT` set; returns (exit code, stdout, stderr).
+fn sql_within(limit: &str, store: &Path, sql: &str) -> (i32, String, String) {
+    let out = sleuth()
+        .env("SLEUTH_MEMORY_LIMIT", limit)
+        .args(["sql", "--store", path(store), "--format", "json", sql])
+        .output()
+        .expect("sleuth runs");
+    decode(out)
+}
+
+#[test]
+fn queries_spill_beyond_the_memory_limit_and_name_it_when_they_cannot() {
+    let demo = demo();
+    // A sort of some 30 MB: every sign-in's agent, fifty times over.
+    let sorted = "SELECT sum(n * length(record_id)) AS s FROM (
+                    SELECT record_id, row_number() OVER (ORDER BY user_agent, record_id, k) AS n
+                    FROM signins CROSS JOIN (SELECT value AS k FROM unnest(range(50)) AS t(value)))";
+    let (code, free, err) = sql_within("none", &demo.store, sorted);
+    assert_eq!(code, 0, "{err}");
+    let (code, bounded, err) = sql_within("64MiB", &demo.store, sorted);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bounded, free, "the same answer within the limit");
+    let (code, plan, err) = sql_within("64MiB", &demo.store, &format!("EXPLAIN ANALYZE {sorted}"));
+    assert_eq!(code, 0, "{err}");
+    let spills: Vec<u64> = plan
+        .split("spill_count=")
+        .skip(1)
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
+    assert!(spills.iter().any(|&n| n > 0), "the sort spilled to disk: {spills:?}");
+    let (_, plan, _) = sql_within("none", &demo.store, &format!("EXPLAIN ANALYZE {sorted}"));
+    assert!(plan.contains("spill_count=0") && !plan.contains("spill_count=1"), "and does not without a limit");
+
+    // A join's held side cannot spill: the error says which setting to raise.
+    let joined = "SELECT count(*) AS n FROM signins a JOIN signins b ON a.raw = b.raw";
+    let (code, _, err) = sql_within("2MiB", &demo.store, joined);
+    assert_eq!(code, 2);
+    assert!(err.contains("Resources exhausted") && err.contains("SLEUTH_MEMORY_LIMIT"), "{err}");
+    let (code, _, err) = sql_within("lots", &demo.store, "SELECT 1");
+    assert_eq!(code, 2);
+    assert!(err.contains("SLEUTH_MEMORY_LIMIT=\"lots\" is not an amount of memory"), "{err}");
+}
