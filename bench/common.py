@@ -16,12 +16,13 @@ def build():
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "sleuth-cli"], cwd=ROOT, check=True)
 
 
-def measured(cmd, ok=(0, 1)):
-    """Runs cmd; returns (seconds, peak RSS in MiB, stdout). Peak memory comes from wait4; the
-    output goes to temporary files, so a child that writes a lot never blocks on a full pipe."""
+def measured(cmd, ok=(0, 1), env=None):
+    """Runs cmd (with `env` added to the environment); returns (seconds, peak RSS in MiB,
+    stdout). Peak memory comes from wait4; the output goes to temporary files, so a child that
+    writes a lot never blocks on a full pipe."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - start
         out.seek(0)

@@ -194,8 +194,14 @@ def main():
         return sigma(store)
     sizes = {t: count(store, t) for t in ("signins", "audits", "mailbox_activity", "message_trace", "risk_detections")}
 
-    h_sec, h_rss, h_out = measured([SLEUTH, "hunt", "--store", store, "--format", "json", "--min-severity", "low"])
+    hunt = [SLEUTH, "hunt", "--store", store, "--format", "json", "--min-severity", "low"]
+    h_sec, h_rss, h_out = measured(hunt)
     report = json.loads(h_out)
+    # The same hunt within 1 GiB of operator memory (SLEUTH_MEMORY_LIMIT): it must say the same.
+    b_sec, b_rss, b_out = measured(hunt, env={"SLEUTH_MEMORY_LIMIT": "1GiB"})
+    bounded = json.loads(b_out)
+    if bounded["incidents"] != report["incidents"] or bounded["failures"]:
+        raise SystemExit("the hunt within 1 GiB differs from the hunt without it")
     per_rule = {r["rule"]: {"alerts": r["alerts"], "seconds": round(r["millis"] / 1000, 2)} for r in report["rules"]}
 
     python, version = duckdb_python()
@@ -212,12 +218,14 @@ def main():
     results = {"tenant": {"users": args.users, "days": args.days, **sizes}, "setup": setup,
                "hunt": {"seconds": round(h_sec, 1), "peak_rss_mib": round(h_rss),
                         "incidents": len(report["incidents"]), "rules": per_rule},
+               "hunt_within_1gib": {"seconds": round(b_sec, 1), "peak_rss_mib": round(b_rss), "same_report": True},
                "duckdb_version": version, "representative_rules": rules}
     (OUT / "hunt.json").write_text(json.dumps(results, indent=2))
     print(f"{sizes['signins']:,} sign-ins, {sizes['audits']:,} audit events, {sizes['mailbox_activity']:,} mailbox events")
     if setup:
         print(f"demo {setup['generate_seconds']} s, ingest {setup['ingest_seconds']} s ({setup['ingest_peak_rss_mib']} MiB)")
     print(f"sleuth hunt: {h_sec:.1f} s, peak {h_rss:.0f} MiB, {len(report['incidents'])} incidents")
+    print(f"  with SLEUTH_MEMORY_LIMIT=1GiB: {b_sec:.1f} s, peak {b_rss:.0f} MiB, the same report")
     for rule, r in sorted(per_rule.items(), key=lambda kv: -kv[1]["seconds"]):
         print(f"  {rule:28} {r['seconds']:>7.2f} s {r['alerts']:>6} alerts")
     print(f"{'rule vs DuckDB':22} {'sleuth s':>9} {'alerts':>7} {'duckdb s':>9} {'rows':>7} {'MiB':>6}")

@@ -1,13 +1,15 @@
 //! How much memory a query may hold: `SLEUTH_MEMORY_LIMIT` (`512MiB`, `2GiB`, `1.5G`, `none`),
-//! 1 GiB when unset. Sorts, aggregations and the window of an account's history spill to files
+//! half the machine's physical memory when unset (at least 1 GiB). Sorts, aggregations and the window of an account's history spill to files
 //! in the temporary folder (`TMPDIR`) beyond it; a join's held side cannot, and a query whose
 //! held side does not fit fails with an error naming the setting, rather than the machine
 //! running out of memory. Each session (one command, one request of the workbench) has its own.
 //!
 //! The limit covers what DataFusion's operators account for: the process also holds the
 //! Parquet pages being decoded, the intelligence databases and the output. Over 9.8 M
-//! sign-ins the whole hunt peaked at 2.0 GB resident with a 512 MiB limit against 4.9 GB with
-//! none (BENCHMARKS.md "Hunt").
+//! sign-ins the whole hunt peaks at 1.4-1.6 GB resident with a 1 GiB limit against 4.9 GB with
+//! none (BENCHMARKS.md "Hunt"). The default is not 1 GiB: a hash aggregation spills in pieces
+//! no smaller than a batch's groups, and a query that ran in 9.5 GB (seed 004's question in
+//! SQL over 9.8 M sign-ins) fails within 1 GiB rather than spilling.
 
 use std::sync::Arc;
 
@@ -16,7 +18,8 @@ use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsume
 use crate::StoreError;
 
 pub const VARIABLE: &str = "SLEUTH_MEMORY_LIMIT";
-pub const DEFAULT: usize = 1 << 30;
+/// The least default, and the default where the machine's memory is unknown.
+const FLOOR: usize = 1 << 30;
 
 /// The limit the environment sets: `None` for no limit.
 pub fn limit() -> Result<Option<usize>, StoreError> {
@@ -26,9 +29,22 @@ pub fn limit() -> Result<Option<usize>, StoreError> {
                 "{VARIABLE}={text:?} is not an amount of memory (512MiB, 2GiB, 1.5G) or `none`"
             ))
         }),
-        Err(std::env::VarError::NotPresent) => Ok(Some(DEFAULT)),
+        Err(std::env::VarError::NotPresent) => Ok(Some(default())),
         Err(std::env::VarError::NotUnicode(_)) => Err(StoreError::Setting(format!("{VARIABLE} is not text"))),
     }
+}
+
+/// Half the physical memory (Linux's `MemTotal`), at least [`FLOOR`].
+pub fn default() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total(&text));
+    total.map_or(FLOOR, |bytes| (bytes / 2).max(FLOOR))
+}
+
+/// `MemTotal:       24570940 kB` in bytes.
+fn mem_total(meminfo: &str) -> Option<usize> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.trim_start_matches("MemTotal:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// `512MiB`, `2 GiB`, `1.5G`, `800M`, `1073741824` (bytes) or `none`; units are powers of
@@ -65,8 +81,8 @@ pub fn pool(limit: usize) -> Arc<dyn MemoryPool> {
 pub fn explain(error: &str) -> String {
     if error.contains("Resources exhausted") {
         format!(
-            "{error}\n(a query may hold {VARIABLE} in memory, 1GiB unless set, and spills what it can beyond that; \
-             raise it for a store this size, e.g. {VARIABLE}=4GiB)"
+            "{error}\n(a query may hold {VARIABLE} in memory, half the machine's memory unless set, and spills \
+             what it can beyond that; raise it for a store this size, e.g. {VARIABLE}=16GiB)"
         )
     } else {
         error.to_string()
@@ -89,6 +105,13 @@ mod tests {
         assert_eq!(parse("lots"), None);
         assert_eq!(parse("5 parsecs"), None);
         assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn the_default_is_half_the_machine_and_at_least_a_gibibyte() {
+        assert_eq!(mem_total("MemTotal:       24570940 kB\nMemFree: 1 kB\n"), Some(24570940 * 1024));
+        assert_eq!(mem_total("nothing"), None);
+        assert!(default() >= FLOOR);
     }
 
     #[test]
