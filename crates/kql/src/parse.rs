@@ -786,23 +786,26 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.and()?;
-        while self.is_word("or") {
-            let pos = self.pos();
-            self.next();
-            let right = self.and()?;
-            left = Expr::Binary { op: "or".into(), left: Box::new(left), right: Box::new(right), pos };
-        }
-        Ok(left)
+        self.chain(Self::and, |p| p.is_word("or").then_some("or"))
     }
 
     fn and(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.comparison()?;
-        while self.is_word("and") {
+        self.chain(Self::comparison, |p| p.is_word("and").then_some("and"))
+    }
+
+    /// A left-associative chain `operand (op operand)*`; `op` names the operator the current
+    /// token is, if it is one of the level's.
+    fn chain(
+        &mut self,
+        operand: fn(&mut Self) -> Result<Expr, KqlError>,
+        op: fn(&Self) -> Option<&'static str>,
+    ) -> Result<Expr, KqlError> {
+        let mut left = operand(self)?;
+        while let Some(op) = op(self) {
             let pos = self.pos();
             self.next();
-            let right = self.comparison()?;
-            left = Expr::Binary { op: "and".into(), left: Box::new(left), right: Box::new(right), pos };
+            let right = operand(self)?;
+            left = Expr::Binary { op: op.into(), left: Box::new(left), right: Box::new(right), pos };
         }
         Ok(left)
     }
@@ -868,25 +871,17 @@ impl Parser {
     }
 
     fn additive(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.multiplicative()?;
-        while let Tok::Sym(s @ ("+" | "-")) = self.peek().clone() {
-            let pos = self.pos();
-            self.next();
-            let right = self.multiplicative()?;
-            left = Expr::Binary { op: s.into(), left: Box::new(left), right: Box::new(right), pos };
-        }
-        Ok(left)
+        self.chain(Self::multiplicative, |p| match p.peek() {
+            Tok::Sym(s @ ("+" | "-")) => Some(*s),
+            _ => None,
+        })
     }
 
     fn multiplicative(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.unary()?;
-        while let Tok::Sym(s @ ("*" | "/" | "%")) = self.peek().clone() {
-            let pos = self.pos();
-            self.next();
-            let right = self.unary()?;
-            left = Expr::Binary { op: s.into(), left: Box::new(left), right: Box::new(right), pos };
-        }
-        Ok(left)
+        self.chain(Self::unary, |p| match p.peek() {
+            Tok::Sym(s @ ("*" | "/" | "%")) => Some(*s),
+            _ => None,
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, KqlError> {
