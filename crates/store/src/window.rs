@@ -75,6 +75,7 @@ impl WindowUDFImpl for CountSameBefore {
 /// current row, `counts` their keys' counts.
 #[derive(Debug, Default)]
 struct Walk {
+    converter: Option<RowConverter>,
     keys: Option<Rows>,
     valid: Vec<bool>,
     times: Vec<Option<i64>>,
@@ -87,23 +88,31 @@ struct Walk {
 
 impl Walk {
     /// Brings the converted keys and times up to `values` (the partition so far: DataFusion
-    /// hands over the whole partition each time more of it arrives).
+    /// hands over the whole partition each time more of it arrives); only the rows not seen
+    /// yet are converted, so one account's long history costs its length, not its square.
     fn load(&mut self, values: &[ArrayRef]) -> Result<()> {
         if self.bounds.is_none() {
             self.bounds = Some(bounds(values)?);
         }
-        let rows = values[0].len();
-        if self.keys.as_ref().is_some_and(|k| k.num_rows() == rows) {
+        let (seen, rows) = (self.times.len(), values[0].len());
+        if seen == rows {
             return Ok(());
         }
-        let converter = RowConverter::new(vec![SortField::new(values[0].data_type().clone())])?;
-        self.keys = Some(converter.convert_columns(std::slice::from_ref(&values[0]))?);
-        self.valid = match values[0].logical_nulls() {
-            Some(nulls) => nulls.iter().collect(),
-            None => vec![true; rows],
+        let (key, time) = (values[0].slice(seen, rows - seen), values[1].slice(seen, rows - seen));
+        let keys = match &mut self.keys {
+            Some(keys) => keys,
+            None => {
+                self.converter = Some(RowConverter::new(vec![SortField::new(key.data_type().clone())])?);
+                self.keys.insert(self.converter.as_ref().expect("made").empty_rows(rows, 0))
+            }
         };
-        let micros = cast(&values[1], &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-        self.times = micros.as_primitive::<TimestampMicrosecondType>().iter().collect();
+        self.converter.as_ref().expect("made with the rows").append(keys, std::slice::from_ref(&key))?;
+        match key.logical_nulls() {
+            Some(nulls) => self.valid.extend(nulls.iter()),
+            None => self.valid.extend(std::iter::repeat_n(true, key.len())),
+        }
+        let micros = cast(&time, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+        self.times.extend(micros.as_primitive::<TimestampMicrosecondType>().iter());
         Ok(())
     }
 
