@@ -18,7 +18,16 @@ pub enum OutputFormat {
     Csv,
 }
 
-pub fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
+/// Prints the batches on standard output in `format`.
+pub fn print_batches(format: OutputFormat, batches: &[RecordBatch]) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    write_batches(format, batches, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write_batches(format: OutputFormat, batches: &[RecordBatch], out: &mut impl Write) -> anyhow::Result<()> {
     let Some(first) = batches.first() else {
         if format == OutputFormat::Json {
             writeln!(out, "[]")?;

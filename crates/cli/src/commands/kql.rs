@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,7 +6,7 @@ use clap::Args;
 use datafusion::prelude::SessionContext;
 use sleuth_store::Store;
 
-use crate::output::{OutputFormat, write_batches};
+use crate::output::{OutputFormat, print_batches};
 
 /// Run a KQL (Kusto) query over the store: the queries of Sentinel and of runbooks, offline.
 ///
@@ -71,9 +70,6 @@ pub fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
         };
         anyhow::Ok(frame.collect().await.context("running the query")?)
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_batches(args.format, &batches, &mut out)?;
-    out.flush()?;
+    print_batches(args.format, &batches)?;
     Ok(ExitCode::SUCCESS)
 }

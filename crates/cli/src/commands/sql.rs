@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -6,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use sleuth_store::Store;
 
-use crate::output::{OutputFormat, write_batches};
+use crate::output::{OutputFormat, print_batches};
 
 /// Run a SQL query over the store's tables.
 ///
@@ -43,9 +42,6 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
         let df = sleuth_store::read_only(&ctx, &args.query).await.context("in the query")?;
         anyhow::Ok(df.collect().await?)
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_batches(args.format, &batches, &mut out)?;
-    out.flush()?;
+    print_batches(args.format, &batches)?;
     Ok(ExitCode::SUCCESS)
 }
