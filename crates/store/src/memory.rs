@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 use crate::StoreError;
 
@@ -70,9 +71,18 @@ fn parse(text: &str) -> Option<Option<usize>> {
     (bytes.is_finite() && bytes >= (1 << 20) as f64).then_some(Some(bytes as usize))
 }
 
+/// A session's runtime: the pool of the environment's limit, spills in the temporary folder.
+pub fn runtime() -> Result<Arc<RuntimeEnv>, StoreError> {
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = limit()? {
+        runtime = runtime.with_memory_pool(pool(limit));
+    }
+    Ok(runtime.build_arc()?)
+}
+
 /// The pool a session draws from: shared fairly among the operators that can spill, and
 /// naming the largest consumers when it is exhausted.
-pub fn pool(limit: usize) -> Arc<dyn MemoryPool> {
+fn pool(limit: usize) -> Arc<dyn MemoryPool> {
     let top = std::num::NonZeroUsize::new(3).expect("nonzero");
     Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), top))
 }

@@ -8,7 +8,6 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sleuth_ingest::Table;
@@ -40,11 +39,7 @@ impl Store {
             .set_usize("datafusion.optimizer.hash_join_single_partition_threshold_rows", 1 << 20)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         // Operators hold up to the memory limit and spill beyond it (memory.rs).
-        let mut runtime = RuntimeEnvBuilder::new();
-        if let Some(limit) = crate::memory::limit()? {
-            runtime = runtime.with_memory_pool(crate::memory::pool(limit));
-        }
-        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        let ctx = SessionContext::new_with_config_rt(config, crate::memory::runtime()?);
         crate::functions::register(&ctx, &intel);
         for table in Table::ALL {
             let files = self.manifest().files(table.name());

@@ -55,7 +55,8 @@ pub fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
                 let latest = sleuth_kql::latest_event(&ctx).await?;
                 (ctx, latest)
             }
-            None => (SessionContext::new(), None),
+            // datatable, range and print alone: no store, the same memory limit.
+            None => (SessionContext::new_with_config_rt(Default::default(), sleuth_store::memory::runtime()?), None),
         };
         let now = match &args.now {
             Some(text) => sleuth_kql::parse_datetime(text)

@@ -193,4 +193,9 @@ fn queries_spill_beyond_the_memory_limit_and_name_it_when_they_cannot() {
     let (code, _, err) = sql_within("lots", &demo.store, "SELECT 1");
     assert_eq!(code, 2);
     assert!(err.contains("SLEUTH_MEMORY_LIMIT=\"lots\" is not an amount of memory"), "{err}");
+    // KQL without a store (datatable, range, print) draws from the same limit.
+    let out = sleuth().env("SLEUTH_MEMORY_LIMIT", "lots").args(["kql", "print x = 1"]).output().unwrap();
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 2);
+    assert!(err.contains("SLEUTH_MEMORY_LIMIT=\"lots\""), "{err}");
 }
