@@ -32,6 +32,9 @@ use clap::{Parser, Subcommand};
 /// `sleuth rules import`, `sleuth feed import`), and
 /// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict;
 /// `sleuth serve --store STORE` opens the same work in a browser.
+///
+/// Queries over a store hold at most $SLEUTH_MEMORY_LIMIT of working memory each (512MiB,
+/// 4GiB, none; half the machine's memory unless set) and spill to $TMPDIR beyond it.
 #[derive(Debug, Parser)]
 #[command(name = "sleuth", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
