@@ -31,52 +31,46 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, create_udf,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, WindowUDF,
+    create_udf,
 };
 use datafusion::prelude::SessionContext;
 use sleuth_intel::{Intel, Position, SharedIntel, distance_km, special_range, user_agent_class};
 
 /// Registers the functions in `ctx`, the `ip_*` ones answering from `intel`.
 pub fn register(ctx: &SessionContext, intel: &Arc<SharedIntel>) {
-    ctx.register_udf(create_udf(
-        "ua_class",
-        vec![DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(ua_class),
-    ));
-    ctx.register_udf(create_udf(
-        "ip_special_range",
-        vec![DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(ip_special_range),
-    ));
-    ctx.register_udf(create_udf(
-        "geo_distance_km",
-        vec![DataType::Float64; 4],
-        DataType::Float64,
-        Volatility::Immutable,
-        Arc::new(geo_distance_km),
-    ));
-    ctx.register_udf(create_udf(
-        "ip_in_cidr",
-        vec![DataType::Utf8, DataType::Utf8],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(ip_in_cidr),
-    ));
-    ctx.register_udf(create_udf(
-        "json_field",
-        vec![DataType::Utf8, DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(json_field_udf),
-    ));
-    for field in IpField::ALL {
-        ctx.register_udf(ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone())));
+    let Functions { scalar, window } = all(intel);
+    for udf in scalar {
+        ctx.register_udf(udf);
     }
-    ctx.register_udwf(crate::window::count_same_before());
+    for udwf in window {
+        ctx.register_udwf(udwf);
+    }
+}
+
+/// Sleuth's functions, for a session built some other way than [`register`]: a cluster's
+/// scheduler and executors must know every function a plan names (`sleuth-cluster`).
+pub struct Functions {
+    pub scalar: Vec<ScalarUDF>,
+    pub window: Vec<WindowUDF>,
+}
+
+/// Every function of this module, the `ip_*` ones answering from `intel`.
+pub fn all(intel: &Arc<SharedIntel>) -> Functions {
+    let simple =
+        |name: &str, args: Vec<DataType>, returns: DataType, f: fn(&[ColumnarValue]) -> Result<ColumnarValue>| {
+            create_udf(name, args, returns, Volatility::Immutable, Arc::new(f))
+        };
+    let mut scalar = vec![
+        simple("ua_class", vec![DataType::Utf8], DataType::Utf8, ua_class),
+        simple("ip_special_range", vec![DataType::Utf8], DataType::Utf8, ip_special_range),
+        simple("geo_distance_km", vec![DataType::Float64; 4], DataType::Float64, geo_distance_km),
+        simple("ip_in_cidr", vec![DataType::Utf8, DataType::Utf8], DataType::Boolean, ip_in_cidr),
+        simple("json_field", vec![DataType::Utf8, DataType::Utf8], DataType::Utf8, json_field_udf),
+    ];
+    scalar
+        .extend(IpField::ALL.into_iter().map(|field| ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone()))));
+    Functions { scalar, window: vec![crate::window::count_same_before()] }
 }
 
 /// The text of a string column of any Arrow string type, one `Option<&str>` per row.

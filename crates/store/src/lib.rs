@@ -26,7 +26,7 @@
 //! ```
 
 mod columns;
-mod functions;
+pub mod functions;
 mod ingest;
 pub mod json;
 mod load;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::MemTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
@@ -45,8 +45,8 @@ impl Store {
             let files = self.manifest().files(table.name());
             let schema = crate::columns::schema(table);
             if files.is_empty() {
-                let empty = MemTable::try_new(schema, vec![vec![]])?;
-                ctx.register_table(table.name(), Arc::new(empty))?;
+                // An empty table rather than an empty in-memory one: a cluster can be sent it.
+                ctx.register_table(table.name(), Arc::new(EmptyTable::new(schema)))?;
                 continue;
             }
             let urls = files

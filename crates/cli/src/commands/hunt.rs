@@ -44,6 +44,10 @@ pub struct HuntArgs {
     /// Output format: table for people, json (versioned) or csv (one row per alert) for tools.
     #[arg(long, short, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Run on the Ballista cluster whose scheduler is at this address (`sleuth cluster`)
+    /// instead of in this process. The executors must see the store at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,7 +107,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Store::open(&args.store)?;
     let report = super::runtime()?.block_on(async {
-        let ctx = store.session().await?;
+        let ctx = super::session(&store, args.cluster.as_deref()).await?;
         anyhow::Ok(hunt(&ctx, &catalog, &filter).await)
     })?;
     let mut out = std::io::stdout().lock();

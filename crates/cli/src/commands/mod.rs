@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+mod cluster;
 mod collect;
 mod demo;
 mod feed;
@@ -31,7 +32,8 @@ use clap::{Parser, Subcommand};
 /// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`, Sigma rules too:
 /// `sleuth rules import`, `sleuth feed import`), and
 /// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict;
-/// `sleuth serve --store STORE` opens the same work in a browser.
+/// `sleuth serve --store STORE` opens the same work in a browser; `sleuth cluster` runs hunts
+/// and queries on a Ballista cluster.
 ///
 /// Queries over a store hold at most $SLEUTH_MEMORY_LIMIT of working memory each (512MiB,
 /// 4GiB, none; half the machine's memory unless set) and spill to $TMPDIR beyond it.
@@ -56,6 +58,7 @@ enum Command {
     Feed(feed::FeedArgs),
     Intel(intel::IntelArgs),
     Serve(serve::ServeArgs),
+    Cluster(cluster::ClusterArgs),
     Sql(sql::SqlArgs),
     Kql(kql::KqlArgs),
     Tables(tables::TablesArgs),
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rule(args) => rules::run_show(args),
         Command::Intel(args) => intel::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Cluster(args) => cluster::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Kql(args) => kql::run(args),
         Command::Tables(args) => tables::run(args),
@@ -83,4 +87,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The tokio runtime for the commands that query (DataFusion is async).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// A session over `store`: here, or on the Ballista cluster whose scheduler is at `cluster`.
+async fn session(
+    store: &sleuth_store::Store,
+    cluster: Option<&str>,
+) -> anyhow::Result<datafusion::prelude::SessionContext> {
+    Ok(match cluster {
+        Some(url) => sleuth_cluster::session(store, url).await?,
+        None => store.session().await?,
+    })
 }

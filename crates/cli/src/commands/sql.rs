@@ -33,12 +33,16 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+    /// Run on the Ballista cluster whose scheduler is at this address (`sleuth cluster`)
+    /// instead of in this process. The executors must see the store at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&args.store)?;
     let batches = super::runtime()?.block_on(async {
-        let ctx = store.session().await?;
+        let ctx = super::session(&store, args.cluster.as_deref()).await?;
         let df = sleuth_store::read_only(&ctx, &args.query).await.context("in the query")?;
         anyhow::Ok(df.collect().await?)
     })?;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod cluster;
 mod collect;
 mod demo;
 mod dialects;
