@@ -151,7 +151,17 @@ pub async fn session(store: &Store, url: &str) -> Result<SessionContext, Cluster
     let ctx = SessionContext::remote_with_state(&url, state).await?;
     // and it replaces the session's functions with DataFusion's: Sleuth's go back in.
     sleuth_store::functions::register(&ctx, &SharedIntel::for_dir(&sleuth_intel::default_dir()));
-    ctx.state_ref().write().config_mut().options_mut().set("ballista.planner.adaptive.enabled", "false")?;
+    // Adaptive planning hung on a left join to an empty two-key aggregate (docs/cluster.md);
+    // and Ballista plans sort-merge joins, which cannot compare timestamp keys (password-spray
+    // over 270 k sign-ins failed): joins are hash joins, as in a local session, held within
+    // each executor's memory limit.
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    options.set("ballista.planner.adaptive.enabled", "false")?;
+    options.set("datafusion.optimizer.prefer_hash_join", "true")?;
+    options.set("ballista.optimizer.hash_join_max_build_partition_bytes", "0")?;
+    drop(state);
     Ok(ctx)
 }
 
