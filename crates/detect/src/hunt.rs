@@ -11,7 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
@@ -23,7 +23,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Columns of a rule's result that are not facts.
 const RESERVED: [&str; 8] = ["user", "ip", "first_seen", "last_seen", "record_ids", "score", "severity", "mitre"];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
     pub rule: String,
@@ -33,9 +33,9 @@ pub struct Alert {
     pub mitre: Vec<String>,
     pub user: Option<String>,
     pub ip: Option<String>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "rfc3339", deserialize_with = "from_rfc3339")]
     pub first_seen: DateTime<Utc>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "rfc3339", deserialize_with = "from_rfc3339")]
     pub last_seen: DateTime<Utc>,
     pub explanation: String,
     pub record_ids: Vec<String>,
@@ -70,7 +70,7 @@ pub struct RuleRun {
     pub millis: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleFailure {
     pub rule: String,
     pub error: String,
@@ -118,17 +118,63 @@ impl Filter {
     }
 }
 
-/// Runs every enabled rule of `catalog` in `ctx` (a store session).
+/// Runs every enabled rule of `catalog` in `ctx` (a store session) and reports what `filter`
+/// admits: [`find`], then [`Findings::report`].
+pub async fn hunt(ctx: &SessionContext, catalog: &Catalog, filter: &Filter) -> Report {
+    find(ctx, catalog).await.report(catalog, filter)
+}
+
+/// What every enabled rule found, before any filter: the part of a hunt that reads the store,
+/// and what [`crate::kept`] keeps beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    pub rules: Vec<RuleFindings>,
+    pub failures: Vec<RuleFailure>,
+}
+
+/// One rule's alerts, in the order the rule gave them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleFindings {
+    pub rule: String,
+    /// Timing: the one field that differs between runs.
+    pub millis: u64,
+    #[serde(with = "kept_alerts")]
+    pub alerts: Vec<Alert>,
+}
+
+impl Findings {
+    /// The report of the alerts `filter` admits, grouped into incidents and ranked.
+    pub fn report(&self, catalog: &Catalog, filter: &Filter) -> Report {
+        let mut runs = Vec::new();
+        let mut alerts = Vec::new();
+        for found in &self.rules {
+            let admitted: Vec<Alert> = found.alerts.iter().filter(|a| filter.admits(a)).cloned().collect();
+            runs.push(RuleRun { rule: found.rule.clone(), alerts: admitted.len(), millis: found.millis });
+            alerts.extend(admitted);
+        }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            since: filter.since,
+            until: filter.until,
+            min_severity: filter.min_severity,
+            rules: runs,
+            failures: self.failures.clone(),
+            incidents: group(alerts, catalog),
+        }
+    }
+}
+
+/// Runs every enabled rule of `catalog` in `ctx`.
 ///
 /// Joins run in the order the rules write them, the left side held in memory: DataFusion's
 /// reordering guesses the sizes from file statistics, and on a large tenant it guessed the
 /// millions of sign-ins smaller than a rule's few thousand failures. The session's setting is
-/// restored after the hunt.
-pub async fn hunt(ctx: &SessionContext, catalog: &Catalog, filter: &Filter) -> Report {
+/// restored afterwards.
+pub async fn find(ctx: &SessionContext, catalog: &Catalog) -> Findings {
     let reordering = set_join_reordering(ctx, false);
-    let report = hunt_in_order(ctx, catalog, filter).await;
+    let findings = find_in_order(ctx, catalog).await;
     set_join_reordering(ctx, reordering);
-    report
+    findings
 }
 
 /// Sets the session's join reordering, returning what it was.
@@ -138,36 +184,21 @@ fn set_join_reordering(ctx: &SessionContext, on: bool) -> bool {
     std::mem::replace(&mut state.config_mut().options_mut().optimizer.join_reordering, on)
 }
 
-async fn hunt_in_order(ctx: &SessionContext, catalog: &Catalog, filter: &Filter) -> Report {
-    let mut runs = Vec::new();
+async fn find_in_order(ctx: &SessionContext, catalog: &Catalog) -> Findings {
+    let mut rules = Vec::new();
     let mut failures = Vec::new();
-    let mut alerts = Vec::new();
     for (rule, query) in catalog.enabled() {
         let started = Instant::now();
         match run_rule(ctx, rule, &query).await {
-            Ok(found) => {
-                let found: Vec<Alert> = found.into_iter().filter(|a| filter.admits(a)).collect();
-                runs.push(RuleRun {
-                    rule: rule.id.clone(),
-                    alerts: found.len(),
-                    millis: started.elapsed().as_millis() as u64,
-                });
-                alerts.extend(found);
+            Ok(alerts) => {
+                rules.push(RuleFindings { rule: rule.id.clone(), millis: started.elapsed().as_millis() as u64, alerts })
             }
             Err(error) => {
                 failures.push(RuleFailure { rule: rule.id.clone(), error: sleuth_store::memory::explain(&error) })
             }
         }
     }
-    Report {
-        schema_version: SCHEMA_VERSION,
-        since: filter.since,
-        until: filter.until,
-        min_severity: filter.min_severity,
-        rules: runs,
-        failures,
-        incidents: group(alerts, catalog),
-    }
+    Findings { rules, failures }
 }
 
 async fn run_rule(ctx: &SessionContext, rule: &Rule, sql: &RuleSql) -> Result<Vec<Alert>, String> {
@@ -380,6 +411,37 @@ fn optional_rfc3339<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Re
     }
 }
 
+fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(serde::de::Error::custom)
+}
+
+/// Alerts as kept: each with its times in microseconds beside it, since the report's times
+/// are whole seconds and an investigation's window needs the exact ones.
+mod kept_alerts {
+    use super::Alert;
+    use chrono::DateTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(alerts: &[Alert], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(alerts.iter().map(|a| (a, a.first_seen.timestamp_micros(), a.last_seen.timestamp_micros())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Alert>, D::Error> {
+        let kept = Vec::<(Alert, i64, i64)>::deserialize(d)?;
+        kept.into_iter()
+            .map(|(mut alert, first, last)| {
+                let time = |micros| {
+                    DateTime::from_timestamp_micros(micros).ok_or_else(|| serde::de::Error::custom("time out of range"))
+                };
+                alert.first_seen = time(first)?;
+                alert.last_seen = time(last)?;
+                Ok(alert)
+            })
+            .collect()
+    }
+}
+
 /// A time as the reports write it: RFC 3339, UTC, whole seconds.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -439,6 +501,41 @@ fn group(alerts: Vec<Alert>, catalog: &Catalog) -> Vec<Incident> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_keep_times_to_the_microsecond_and_report_as_before() {
+        let at = |micros| DateTime::from_timestamp_micros(micros).unwrap();
+        let alert = Alert {
+            id: "a".into(),
+            rule: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            score: 70.5,
+            mitre: vec!["T1078".into()],
+            user: Some("u@example.com".into()),
+            ip: None,
+            first_seen: at(1_771_812_015_123_456),
+            last_seen: at(1_771_812_016_999_999),
+            explanation: "e".into(),
+            record_ids: vec!["x".into()],
+            facts: Map::from_iter([("n".to_string(), serde_json::json!(3))]),
+        };
+        let findings = Findings {
+            rules: vec![RuleFindings { rule: "r".into(), millis: 5, alerts: vec![alert.clone()] }],
+            failures: Vec::new(),
+        };
+        let text = serde_json::to_string(&findings).unwrap();
+        let back: Findings = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, findings);
+        assert_eq!(back.rules[0].alerts[0].first_seen.timestamp_subsec_micros(), 123_456);
+        // The report's own JSON keeps whole seconds.
+        assert_eq!(serde_json::to_value(&alert).unwrap()["first_seen"], "2026-02-23T02:00:15Z");
+        // A filter narrows what is reported, not what is kept.
+        let catalog = Catalog::from_rules(Vec::new()).unwrap();
+        let critical = Filter { min_severity: Severity::Critical, ..Filter::default() };
+        assert_eq!(back.report(&catalog, &critical).rules[0].alerts, 0);
+        assert_eq!(back.report(&catalog, &Filter::default()).incidents[0].alerts[0], alert);
+    }
 
     #[test]
     fn lists_are_put_in_one_order_whatever_order_the_engine_gathered_them_in() {

@@ -3,10 +3,11 @@
 
 pub mod catalog;
 pub mod hunt;
+pub mod kept;
 pub mod rule;
 pub mod sigma;
 
 pub use catalog::{Catalog, CatalogError};
-pub use hunt::{Alert, Filter, Incident, Report, SCHEMA_VERSION, hunt};
+pub use hunt::{Alert, Filter, Findings, Incident, Report, SCHEMA_VERSION, find, hunt};
 pub use rule::{Language, PreparedTable, Rule, RuleError, RuleSql, Severity};
 pub use sigma::{Outcome, Placeholders};

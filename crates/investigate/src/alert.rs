@@ -341,6 +341,7 @@ pub async fn subjects(
 /// or the account's records point at. `source` says where the alert came from, for the
 /// report. An error when nothing it names is in the store.
 pub async fn asked(
+    store: &sleuth_store::Store,
     ctx: &datafusion::prelude::SessionContext,
     entities: &Entities,
     reach_hours: i64,
@@ -348,7 +349,7 @@ pub async fn asked(
 ) -> Result<Vec<(String, crate::Focus, crate::SubjectKind)>, InvestigateError> {
     use crate::Focus;
     use crate::subject::from_hunt;
-    use sleuth_detect::{Catalog, Filter, Severity, hunt};
+    use sleuth_detect::{Filter, Severity};
     let subjects = subjects(ctx, entities, reach_hours).await?;
     if subjects.is_empty() {
         let named: Vec<&String> = entities
@@ -370,7 +371,8 @@ pub async fn asked(
     let report = match (entities.first, entities.last) {
         (Some(_), Some(_)) => None,
         _ => {
-            Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await)
+            let medium = Filter { min_severity: Severity::Medium, ..Filter::default() };
+            Some(crate::subject::builtin_hunt(store, ctx, &medium).await)
         }
     };
     Ok(subjects

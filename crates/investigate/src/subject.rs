@@ -76,10 +76,11 @@ pub enum Ask<'a> {
 /// incident or alert is looked up in a hunt of every severity. One function, so that every
 /// front end reaches the same verdict for the same question.
 pub async fn resolve(
+    store: &sleuth_store::Store,
     ctx: &datafusion::prelude::SessionContext,
     ask: Ask<'_>,
 ) -> Result<(String, Focus, SubjectKind), crate::InvestigateError> {
-    use sleuth_detect::{Catalog, Filter, Severity, hunt};
+    use sleuth_detect::{Filter, Severity};
     // An incident is looked up among every severity; a window among medium and above (the
     // alerts a hunt reports do not depend on the floor: it only leaves the lower ones out).
     let floor = match ask {
@@ -88,10 +89,21 @@ pub async fn resolve(
         _ => None,
     };
     let report = match floor {
-        Some(min_severity) => Some(hunt(ctx, &Catalog::builtin(), &Filter { min_severity, ..Filter::default() }).await),
+        Some(min_severity) => Some(builtin_hunt(store, ctx, &Filter { min_severity, ..Filter::default() }).await),
         None => None,
     };
     resolve_in(report.as_ref(), ask)
+}
+
+/// The built-in rules' hunt of `store`, as `filter` admits: the hunt kept beside the store
+/// when it is current (see [`sleuth_detect::kept`]), else a new one, kept for next time.
+pub async fn builtin_hunt(
+    store: &sleuth_store::Store,
+    ctx: &datafusion::prelude::SessionContext,
+    filter: &sleuth_detect::Filter,
+) -> sleuth_detect::Report {
+    let catalog = sleuth_detect::Catalog::builtin();
+    sleuth_detect::kept::findings(store, ctx, &catalog).await.report(&catalog, filter)
 }
 
 /// [`resolve`] with a hunt already run, at every severity (or at medium and above when `ask`

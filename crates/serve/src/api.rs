@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sleuth_detect::{Catalog, Filter, Severity, hunt};
+use sleuth_detect::{Catalog, Filter, Severity, find, kept};
 use sleuth_investigate::subject::{Ask, resolve_in};
 use sleuth_investigate::{Context, Span, SubjectKind, investigate as run_investigation};
 use sleuth_store::Store;
@@ -110,7 +110,17 @@ async fn hunted(wb: &Workbench, again: bool) -> Result<Arc<sleuth_detect::Report
     }
     let ctx = store.session().await.map_err(internal)?;
     let filter = Filter { min_severity: Severity::Informational, ..Filter::default() };
-    let report = Arc::new(bounded(wb, hunt(&ctx, &Catalog::builtin(), &filter)).await?);
+    let catalog = Catalog::builtin();
+    // The hunt kept beside the store serves a restart; asked to hunt again, the rules run.
+    let findings = match kept::load(&store, &catalog).filter(|_| !again) {
+        Some(findings) => findings,
+        None => {
+            let findings = bounded(wb, find(&ctx, &catalog)).await?;
+            kept::keep(&store, &catalog, &findings);
+            findings
+        }
+    };
+    let report = Arc::new(findings.report(&catalog, &filter));
     *cached = Some((generation, report.clone()));
     Ok(report)
 }
@@ -278,7 +288,8 @@ pub async fn investigate(
         None => None,
     };
     let not_found = |e: sleuth_investigate::InvestigateError| error(StatusCode::NOT_FOUND, "not_found", &e.to_string());
-    let ctx = session(&wb).await?;
+    let store = Store::open(&wb.config.store).map_err(internal)?;
+    let ctx = store.session().await.map_err(internal)?;
     let subjects = match (&asked.user, &asked.service_principal, &asked.incident, &asked.alert) {
         (None, None, None, Some(alert)) => {
             let entities = sleuth_investigate::alert::entities(alert);
@@ -289,9 +300,10 @@ pub async fn investigate(
                 ));
             }
             let reach = Span::default().reach_hours;
-            let mut subjects = bounded(&wb, sleuth_investigate::alert::asked(&ctx, &entities, reach, "uploaded alert"))
-                .await?
-                .map_err(not_found)?;
+            let mut subjects =
+                bounded(&wb, sleuth_investigate::alert::asked(&store, &ctx, &entities, reach, "uploaded alert"))
+                    .await?
+                    .map_err(not_found)?;
             subjects.truncate(MAX_ALERT_SUBJECTS);
             subjects
         }

@@ -127,6 +127,12 @@ impl Store {
         self.root.join(manifest::META_DIR)
     }
 
+    /// A path in the store's own folder (`_sleuth`) for what is derived from its data and
+    /// can be derived again (the kept hunt): never a table, never read as data.
+    pub fn derived_path(&self, name: &str) -> PathBuf {
+        self.meta_dir().join(name)
+    }
+
     fn reload(&mut self) -> Result<(), StoreError> {
         self.manifest =
             Manifest::load(&self.root)?.ok_or_else(|| StoreError::NotAStore(self.root.display().to_string()))?;

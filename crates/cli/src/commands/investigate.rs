@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use sleuth_detect::{Catalog, Filter, Severity, hunt};
-use sleuth_investigate::subject::{Ask, from_hunt, resolve};
+use sleuth_detect::{Filter, Severity};
+use sleuth_investigate::subject::{Ask, builtin_hunt, from_hunt, resolve};
 use sleuth_investigate::{Context, Focus, Report, Request, Runbook, Span, SubjectKind, investigate};
 use sleuth_store::Store;
 
@@ -130,7 +130,7 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&args.store)?;
     let reports = super::runtime()?.block_on(async {
         let ctx = store.session().await?;
-        let subjects = subjects(&ctx, &args).await?;
+        let subjects = subjects(&store, &ctx, &args).await?;
         let mut reports = Vec::new();
         for (user, focus, kind) in subjects {
             let runbook = match kind {
@@ -157,6 +157,7 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitCode> {
 
 /// The accounts, their kinds and windows to investigate.
 async fn subjects(
+    store: &Store,
     ctx: &datafusion::prelude::SessionContext,
     args: &InvestigateArgs,
 ) -> anyhow::Result<Vec<(String, Focus, SubjectKind)>> {
@@ -168,18 +169,19 @@ async fn subjects(
         _ => None,
     };
     if let Some(ask) = ask {
-        return Ok(vec![resolve(ctx, ask).await?]);
+        return Ok(vec![resolve(store, ctx, ask).await?]);
     }
     if let Some(file) = args.alert.as_deref().map(Path::new).filter(|p| p.is_file()) {
-        return from_alert_file(ctx, file, args.reach_hours).await;
+        return from_alert_file(store, ctx, file, args.reach_hours).await;
     }
-    let report = hunt(ctx, &Catalog::builtin(), &Filter { min_severity: Severity::Medium, ..Filter::default() }).await;
+    let report = builtin_hunt(store, ctx, &Filter { min_severity: Severity::Medium, ..Filter::default() }).await;
     Ok(from_hunt::every_account(&report))
 }
 
 /// The accounts an exported alert names, each over the alert's span (or, when it gives no
 /// time, the window the hunt or the records point at).
 async fn from_alert_file(
+    store: &Store,
     ctx: &datafusion::prelude::SessionContext,
     file: &Path,
     reach_hours: i64,
@@ -187,7 +189,7 @@ async fn from_alert_file(
     let entities = sleuth_investigate::alert::read(file)?;
     let source =
         format!("alert file {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-    match sleuth_investigate::alert::asked(ctx, &entities, reach_hours, &source).await {
+    match sleuth_investigate::alert::asked(store, ctx, &entities, reach_hours, &source).await {
         Ok(asked) => Ok(asked),
         Err(sleuth_investigate::InvestigateError::Alert { why, .. }) => {
             anyhow::bail!("alert file {}: {why}", file.display())

@@ -475,3 +475,68 @@ fn the_timeline_as_csv_has_a_row_per_event_and_renders_again_from_the_saved_repo
     assert_eq!(code, 0, "{err}");
     assert_eq!(again, out);
 }
+
+/// The kept hunt's files in a store.
+fn kept_hunts(store: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(store.join("_sleuth/hunts")) else { return Vec::new() };
+    entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect()
+}
+
+/// Moves every alert on `user` in the kept hunt a day later, as a hunt of other data would
+/// have found them.
+fn move_kept_alerts(file: &std::path::Path, user: &str) {
+    const DAY: i64 = 86_400_000_000;
+    let mut kept: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut moved = 0;
+    for rule in kept["findings"]["rules"].as_array_mut().unwrap() {
+        for entry in rule["alerts"].as_array_mut().unwrap() {
+            if entry[0]["user"].as_str() == Some(user) {
+                entry[1] = Value::from(entry[1].as_i64().unwrap() + DAY);
+                entry[2] = Value::from(entry[2].as_i64().unwrap() + DAY);
+                moved += 1;
+            }
+        }
+    }
+    assert!(moved > 0, "the kept hunt has alerts on {user}");
+    std::fs::write(file, serde_json::to_vec(&kept).unwrap()).unwrap();
+}
+
+#[test]
+fn the_hunt_kept_beside_the_store_serves_investigations_until_the_store_or_a_hunt_renews_it() {
+    intel_dir();
+    let work = temp();
+    let store = work.path().join("store");
+    copy_dir(&demo().store, &store);
+    let _ = std::fs::remove_dir_all(store.join("_sleuth/hunts"));
+    let user = story("token-theft-bec")["user"].as_str().unwrap();
+    let window = || {
+        let (code, out, err) = run(&["investigate", "--store", path(&store), "--user", user, "--format", "json"]);
+        assert!(code <= 1, "{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        let subject = &report["subject"];
+        (subject["start"].as_str().unwrap().to_owned(), subject["window_from"].as_str().unwrap().to_owned())
+    };
+    // The first investigation without a time hunts, and keeps the hunt.
+    let hunted = window();
+    assert!(hunted.1.contains("the hunt's most severe alert"), "{hunted:?}");
+    let kept = kept_hunts(&store);
+    assert_eq!(kept.len(), 1, "one kept hunt: {kept:?}");
+    // The next reads it: moved alerts move the window.
+    move_kept_alerts(&kept[0], user);
+    let read = window();
+    let day_later = |t: &str| {
+        (chrono::DateTime::parse_from_rfc3339(t).unwrap() + chrono::Duration::days(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    assert_eq!(read.0, day_later(&hunted.0), "the window comes from the kept hunt");
+    // `sleuth hunt` runs every rule and keeps what it found.
+    let (code, _, err) = run(&["hunt", "--store", path(&store), "--format", "json"]);
+    assert!(code <= 1, "{err}");
+    assert_eq!(kept_hunts(&store).len(), 1);
+    assert_eq!(window(), hunted, "a hunt renews the kept one");
+    // A store that changed is hunted again, whatever was kept.
+    move_kept_alerts(&kept[0], user);
+    let (code, out, err) = run(&["ingest", path(&fixture("graph_signins.json")), "--store", path(&store)]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(window(), hunted, "an ingest makes the kept hunt stale");
+}

@@ -1,0 +1,112 @@
+//! The hunt kept beside the store. Running every rule over a large store takes tens of
+//! seconds, and an investigation without a given time needs the hunt's most severe alert on
+//! its account; the findings of the built-in rules are the same as long as the store, the
+//! catalog, the intelligence databases and Sleuth itself are, so the first hunt keeps them in
+//! the store's `_sleuth/hunts/` folder and later ones (`sleuth investigate`, the workbench)
+//! read them back. A kept file that does not match (another store state, a damaged file) is
+//! never used: the rules run again.
+//!
+//! Findings with a failed rule are not kept (a rule can fail for want of memory, which another
+//! run may have). The folder holds at most [`KEEP`] files, one per catalog; the oldest go.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sleuth_store::Store;
+
+use crate::catalog::Catalog;
+use crate::hunt::{Findings, find};
+
+/// Raised whenever the kept form changes.
+const FORMAT: u32 = 1;
+
+/// The most kept files (one per catalog hunted with).
+pub const KEEP: usize = 8;
+
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    format: u32,
+    /// A digest of the store's manifest: which files, of what size, make up the store.
+    store: String,
+    findings: Findings,
+}
+
+/// The findings of `catalog` over `store`: the kept ones if they match, else the rules run
+/// in `ctx` (a session of `store`) and their findings kept for next time.
+pub async fn findings(store: &Store, ctx: &datafusion::prelude::SessionContext, catalog: &Catalog) -> Findings {
+    if let Some(findings) = load(store, catalog) {
+        return findings;
+    }
+    let findings = find(ctx, catalog).await;
+    keep(store, catalog, &findings);
+    findings
+}
+
+/// The findings kept for this state of `store` and `catalog`, if any.
+pub fn load(store: &Store, catalog: &Catalog) -> Option<Findings> {
+    let path = path(store, catalog);
+    let text = std::fs::read(&path).ok()?;
+    match serde_json::from_slice::<Kept>(&text) {
+        Ok(kept) if kept.format == FORMAT && kept.store == store_digest(store) => {
+            tracing::debug!(path = %path.display(), "using the kept hunt");
+            Some(kept.findings)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(path = %path.display(), error = %e, "the kept hunt cannot be read; hunting again");
+            None
+        }
+    }
+}
+
+/// Keeps `findings` beside `store`, unless a rule failed. A store folder that cannot be
+/// written (a read-only copy of evidence) is warned of, and the hunt goes on.
+pub fn keep(store: &Store, catalog: &Catalog, findings: &Findings) {
+    if !findings.failures.is_empty() {
+        return;
+    }
+    let path = path(store, catalog);
+    let kept = Kept { format: FORMAT, store: store_digest(store), findings: findings.clone() };
+    if let Err(e) = write(&path, &kept) {
+        tracing::warn!("could not keep the hunt in {}: {e}; the next investigation hunts again", path.display());
+    }
+}
+
+fn write(path: &std::path::Path, kept: &Kept) -> std::io::Result<()> {
+    let dir = path.parent().expect("a kept file is in a folder");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec(kept)?)?;
+    std::fs::rename(&tmp, path)?;
+    prune(dir);
+    Ok(())
+}
+
+/// Leaves the newest [`KEEP`] files of `dir`.
+fn prune(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> =
+        entries.flatten().filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path()))).collect();
+    files.sort_by(|a, b| b.cmp(a));
+    for (_, old) in files.into_iter().skip(KEEP) {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
+/// The file for `catalog`: named by a digest of what the findings depend on besides the
+/// store's data: this Sleuth, the rules as configured, and the installed intelligence
+/// databases (their `sources.json`, which names each database's release).
+fn path(store: &Store, catalog: &Catalog) -> PathBuf {
+    let sources = std::fs::read(sleuth_intel::default_dir().join("sources.json")).unwrap_or_default();
+    let mut text = format!("{}|{}|{catalog:?}|", env!("CARGO_PKG_VERSION"), crate::SCHEMA_VERSION).into_bytes();
+    text.extend_from_slice(&sources);
+    store.derived_path("hunts").join(format!("{}.json", digest(&text)))
+}
+
+fn store_digest(store: &Store) -> String {
+    digest(&serde_json::to_vec(store.manifest()).expect("a manifest serialises"))
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
