@@ -45,7 +45,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::InvestigateError;
 use crate::context::{Context, Explainer};
-use crate::sql::{count, first_time_and_number, literal, texts, ts};
+use crate::sql::{count, first_time_and_number, in_list, literal, ts};
 use crate::subject::{Focus, Subject};
 use crate::time::{shift, stamp};
 
@@ -135,6 +135,13 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
     let me = format!(
         "(SELECT max(department) AS department, max(manager_id) AS manager FROM directory_users WHERE user_principal_name = {u})"
     );
+    let own = |column: &str| {
+        format!(
+            "SELECT DISTINCT {column} FROM subject_signins
+             WHERE phase = 'baseline' AND succeeded AND {column} IS NOT NULL ORDER BY 1"
+        )
+    };
+    let (sites, apps) = (in_list(ctx, &own("ip_address")).await?, in_list(ctx, &own("app_id")).await?);
     let groups = [
         format!(
             "SELECT DISTINCT d.user_principal_name AS who, concat('accounts of the same department (', me.department, ')') AS basis
@@ -148,13 +155,11 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
         ),
         format!(
             "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that signed in from the same site addresses in the baseline' AS basis
-             FROM (SELECT DISTINCT ip_address AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND ip_address IS NOT NULL) a
-             JOIN signins s ON s.ip_address = a.k WHERE {baseline}"
+             FROM signins s WHERE s.ip_address IN ({sites}) AND {baseline}"
         ),
         format!(
             "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that used the same applications in the baseline' AS basis
-             FROM (SELECT DISTINCT app_id AS k FROM subject_signins WHERE phase = 'baseline' AND succeeded AND app_id IS NOT NULL) a
-             JOIN signins s ON s.app_id = a.k WHERE {baseline}"
+             FROM signins s WHERE s.app_id IN ({apps}) AND {baseline}"
         ),
     ];
     let mut found = 0;
@@ -174,15 +179,16 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
            WHERE s.phase <> 'baseline' AND s.succeeded AND s.app_id IS NOT NULL AND b.app_id IS NULL
            GROUP BY s.app_id";
     materialise(ctx, "subject_new_things", new).await?;
+    let new_ones = |what: &str| format!("SELECT value FROM subject_new_things WHERE what = '{what}' ORDER BY 1");
+    let (countries, applications) =
+        (in_list(ctx, &new_ones("country")).await?, in_list(ctx, &new_ones("application")).await?);
     let usage = format!(
         "WITH used AS (
-           SELECT DISTINCT 'country' AS what, n.value, lower(s.user_principal_name) AS who
-           FROM (SELECT value FROM subject_new_things WHERE what = 'country') n JOIN signins s ON s.country = n.value
-           WHERE {baseline}
+           SELECT DISTINCT 'country' AS what, s.country AS value, lower(s.user_principal_name) AS who
+           FROM signins s WHERE s.country IN ({countries}) AND {baseline}
            UNION ALL
-           SELECT DISTINCT 'application', n.value, lower(s.user_principal_name)
-           FROM (SELECT value FROM subject_new_things WHERE what = 'application') n JOIN signins s ON s.app_id = n.value
-           WHERE {baseline}),
+           SELECT DISTINCT 'application', s.app_id, lower(s.user_principal_name)
+           FROM signins s WHERE s.app_id IN ({applications}) AND {baseline}),
          peers_used AS (SELECT u.what, u.value, u.who FROM subject_peers p JOIN used u ON u.who = p.who)
          SELECT n.what, n.value, n.name, count(DISTINCT pu.who) AS peers_there, CAST({found} AS BIGINT) AS peers,
            (SELECT max(basis) FROM subject_peers) AS basis
@@ -277,9 +283,7 @@ async fn read_account(ctx: &SessionContext, user: &str) -> Result<(), Investigat
     }
     // Graph activity names the account by object id only: the ids its sign-ins carry.
     let ids =
-        texts(ctx, "SELECT DISTINCT user_id FROM user_signins WHERE coalesce(user_id, '') <> '' ORDER BY 1").await?;
-    let ids =
-        if ids.is_empty() { "NULL".to_owned() } else { ids.iter().map(|i| literal(i)).collect::<Vec<_>>().join(", ") };
+        in_list(ctx, "SELECT DISTINCT user_id FROM user_signins WHERE coalesce(user_id, '') <> '' ORDER BY 1").await?;
     materialise(ctx, "user_graph", &format!("SELECT * EXCLUDE (raw) FROM graph_activity WHERE user_id IN ({ids})"))
         .await?;
     if count(ctx, "SELECT count(*) FROM user_signins").await? == 0
@@ -319,6 +323,17 @@ async fn scope(ctx: &SessionContext, user: &str, bounds: &Bounds, counts: &mut C
     // Who else used the window's addresses, across the whole store: one scan shared by the
     // campaign and shared-egress questions, and the organisation's own egress: an address
     // that many accounts sign in from, and that is no Tor exit, VPN or hosting, is not an actor's.
+    let addresses = in_list(
+        ctx,
+        &format!(
+            "SELECT ip_address FROM subject_scope WHERE phase <> 'baseline'
+             UNION SELECT initiated_by_ip FROM user_audits WHERE time >= {start} AND time <= {until}
+             UNION SELECT client_ip FROM user_mailbox WHERE time >= {start} AND time <= {until}
+             UNION SELECT original_client_ip FROM user_mail WHERE time >= {start} AND time <= {until}
+             ORDER BY 1"
+        ),
+    )
+    .await?;
     let neighbours = format!(
         "SELECT ip_address, count(DISTINCT user_principal_name) AS users,
            count(DISTINCT CASE WHEN result_type = 0 THEN user_principal_name END) AS users_signed_in,
@@ -326,11 +341,7 @@ async fn scope(ctx: &SessionContext, user: &str, bounds: &Bounds, counts: &mut C
            array_agg(DISTINCT CASE WHEN user_principal_name <> {u} AND result_type = 0 THEN user_principal_name END) AS others_signed_in,
            count(*) AS sign_ins
          FROM signins
-         WHERE ip_address IN (
-           SELECT ip_address FROM subject_scope WHERE phase <> 'baseline'
-           UNION SELECT initiated_by_ip FROM user_audits WHERE time >= {start} AND time <= {until}
-           UNION SELECT client_ip FROM user_mailbox WHERE time >= {start} AND time <= {until}
-           UNION SELECT original_client_ip FROM user_mail WHERE time >= {start} AND time <= {until})
+         WHERE ip_address IN ({addresses})
          GROUP BY ip_address ORDER BY ip_address"
     );
     counts.insert(

@@ -266,9 +266,15 @@ async fn cited_records(
             sleuth_store::read_only(ctx, &range).await.map_err(|e| InvestigateError::query("cited records", e))?;
         let batches = frame.collect().await.map_err(|e| InvestigateError::query("cited records", e))?;
         let Some((first, last)) = time_range(&batches) else { continue };
+        // The cited rows' times, then their ids, as literals: the scan compares the times (a
+        // number) first, and decodes the ids, then `raw`, only for the rows they match.
+        let times =
+            crate::sql::texts(ctx, &format!("SELECT DISTINCT CAST(time AS VARCHAR) {cited} ORDER BY 1")).await?;
+        let times = times.iter().map(|t| format!("TIMESTAMP {}", literal(t))).collect::<Vec<_>>().join(", ");
+        let listed = crate::sql::in_list(ctx, &format!("SELECT DISTINCT record_id {cited} ORDER BY 1")).await?;
         parts.push(format!(
             "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table}
-             WHERE time >= {} AND time <= {} AND record_id IN (SELECT record_id {cited})",
+             WHERE time >= {} AND time <= {} AND time IN ({times}) AND record_id IN ({listed})",
             ts(first),
             ts(last)
         ));

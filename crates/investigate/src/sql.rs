@@ -28,6 +28,20 @@ pub(crate) async fn texts(ctx: &SessionContext, sql: &str) -> Result<Vec<String>
     Ok(out)
 }
 
+/// The values of the first column `sql` returns, as the inside of a SQL `IN (...)` list
+/// (`NULL` when there are none). A scan filters on a list of literals while it decodes the
+/// Parquet files, reading a row's other columns only when it matches; a join on the same
+/// values reads every row of every column it names. Over 9.8 M sign-ins, who else used an
+/// account's eight addresses: 0.5 s as a list, 1.4 s as a join.
+pub(crate) async fn in_list(ctx: &SessionContext, sql: &str) -> Result<String, InvestigateError> {
+    let values = texts(ctx, sql).await?;
+    Ok(if values.is_empty() {
+        "NULL".to_owned()
+    } else {
+        values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ")
+    })
+}
+
 pub(crate) fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, i64)> {
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let number = datafusion::arrow::compute::cast(batch.column(1), &DataType::Int64).ok()?;
