@@ -6,8 +6,9 @@ store.
 
 Starts the release `sleuth serve` on the store (a copy of its case record is not needed: the
 script starts from whatever the store holds) on a port the system picks, then times, from this
-process over loopback: the queue page cold (the first hunt of the store, every severity) and
-warm (kept per store generation), the queue's API, one investigation of the top account
+process over loopback: the queue page cold (the first hunt of the store, every severity; read
+from the hunt kept beside the store when there is one, run when there is none or with
+--forget-hunt) and warm (kept per store generation), the queue's API, one investigation of the top account
 incident, the investigation's page, the entity pages of its first address and of its account,
 a `count(*)` over the sign-ins through the SQL API, then N concurrent loads of the
 investigation page and N concurrent investigations (of the accounts of the incidents at medium
@@ -17,11 +18,13 @@ it, and the kernel's high-water mark. Results are printed and written to bench/o
 """
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from common import OUT, SLEUTH, build
 
@@ -31,7 +34,13 @@ def main():
     parser.add_argument("--store", required=True)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--no-build", action="store_true", help="use target/release/sleuth as it is")
+    parser.add_argument("--forget-hunt", action="store_true",
+                        help="delete the hunt kept beside the store first, so that the server hunts")
     args = parser.parse_args()
+    kept = Path(args.store) / "_sleuth" / "hunts"
+    if args.forget_hunt:
+        shutil.rmtree(kept, ignore_errors=True)
+    kept_at_start = kept.is_dir() and any(kept.glob("*.json"))
     if not args.no_build:
         build()
     server = subprocess.Popen(
@@ -84,7 +93,7 @@ def main():
 
     try:
         time.sleep(0.5)
-        out = {"store": args.store, "rss_at_start_mib": rss()}
+        out = {"store": args.store, "kept_hunt_at_start": kept_at_start, "rss_at_start_mib": rss()}
         out["queue_page_cold_s"], _ = call("/")
         out["queue_page_warm_s"], _ = call("/")
         out["rss_at_rest_with_the_hunt_mib"] = rss()

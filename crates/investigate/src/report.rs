@@ -145,7 +145,9 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
         tags.retain(|t| t == "benign");
     }
     let timeline = rows(ctx, TIMELINE).await?;
+    let started = std::time::Instant::now();
     let records = cited_records(ctx, &answers, &timeline).await?;
+    tracing::debug!(rows = records.len(), millis = started.elapsed().as_millis() as u64, "cited records");
     let iocs = Iocs {
         ips: rows(ctx, IOC_IPS).await?,
         user_agents: rows(ctx, IOC_AGENTS).await?,
