@@ -21,6 +21,10 @@ use sleuth_render::table;
 ///
 /// The JSON output (--format json) is versioned by its `schema_version` field; see
 /// docs/hunt-json.md.
+///
+/// Every rule runs each time; what they found is kept in the store's _sleuth/hunts/ for
+/// `sleuth investigate` and `sleuth serve`, which read it back while the store, the rules and
+/// the databases are unchanged (docs/investigation.md).
 #[derive(Debug, Args)]
 pub struct HuntArgs {
     /// The store folder.
