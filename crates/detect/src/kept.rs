@@ -75,20 +75,35 @@ pub fn keep(store: &Store, catalog: &Catalog, findings: &Findings) {
 fn write(path: &std::path::Path, kept: &Kept) -> std::io::Result<()> {
     let dir = path.parent().expect("a kept file is in a folder");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    // A name no other writer uses, in this process (the workbench's requests) or another.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}-{n}.tmp", std::process::id()));
     std::fs::write(&tmp, serde_json::to_vec(kept)?)?;
     std::fs::rename(&tmp, path)?;
-    prune(dir);
+    prune(dir, path);
     Ok(())
 }
 
-/// Leaves the newest [`KEEP`] files of `dir`.
-fn prune(dir: &std::path::Path) {
+/// Leaves `written` and the newest other kept files of `dir`, [`KEEP`] in all, and no
+/// temporary file older than an hour (a writer that was killed).
+fn prune(dir: &std::path::Path, written: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> =
-        entries.flatten().filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path()))).collect();
-    files.sort_by(|a, b| b.cmp(a));
-    for (_, old) in files.into_iter().skip(KEEP) {
+    let now = std::time::SystemTime::now();
+    let mut kept = Vec::new();
+    for entry in entries.flatten() {
+        let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) else { continue };
+        let path = entry.path();
+        match path.extension().and_then(|x| x.to_str()) {
+            Some("json") if path != written => kept.push((modified, path)),
+            Some("tmp") if now.duration_since(modified).is_ok_and(|age| age.as_secs() > 3600) => {
+                let _ = std::fs::remove_file(path);
+            }
+            _ => {}
+        }
+    }
+    kept.sort_by(|a, b| b.cmp(a));
+    for (_, old) in kept.into_iter().skip(KEEP - 1) {
         let _ = std::fs::remove_file(old);
     }
 }
@@ -109,4 +124,45 @@ fn store_digest(store: &Store) -> String {
 
 fn digest(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hunt::{RuleFailure, RuleFindings};
+
+    fn findings(millis: u64) -> Findings {
+        Findings { rules: vec![RuleFindings { rule: "r".into(), millis, alerts: Vec::new() }], failures: Vec::new() }
+    }
+
+    #[test]
+    fn findings_are_kept_per_catalog_not_when_a_rule_failed_and_at_most_keep_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let builtin = Catalog::builtin();
+        assert_eq!(load(&store, &builtin), None);
+        keep(&store, &builtin, &findings(1));
+        assert_eq!(load(&store, &builtin), Some(findings(1)));
+        // A failed rule: the earlier findings stay, the new ones are not kept.
+        let failed =
+            Findings { failures: vec![RuleFailure { rule: "r".into(), error: "memory".into() }], ..findings(2) };
+        keep(&store, &builtin, &failed);
+        assert_eq!(load(&store, &builtin), Some(findings(1)));
+        // Another configuration of the rules is another catalog, kept beside.
+        let ids: Vec<String> = builtin.rules().iter().map(|r| r.id.clone()).collect();
+        for (n, id) in ids.iter().take(KEEP + 2).enumerate() {
+            let mut catalog = Catalog::builtin();
+            catalog.configure(&format!("[rules.{id}]\nenabled = false\n"), "test").unwrap();
+            assert_eq!(load(&store, &catalog), None, "{id} disabled is not the built-in catalog");
+            keep(&store, &catalog, &findings(10 + n as u64));
+            assert_eq!(load(&store, &catalog), Some(findings(10 + n as u64)));
+        }
+        let files = std::fs::read_dir(store.derived_path("hunts")).unwrap().count();
+        assert_eq!(files, KEEP, "the oldest kept files go, and no temporary file is left");
+        // A damaged file is not used.
+        let mut catalog = Catalog::builtin();
+        catalog.configure(&format!("[rules.{}]\nenabled = false\n", ids[KEEP + 1]), "test").unwrap();
+        std::fs::write(path(&store, &catalog), "{\"format\": 1, \"store\": ").unwrap();
+        assert_eq!(load(&store, &catalog), None);
+    }
 }
