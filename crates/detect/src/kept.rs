@@ -34,9 +34,15 @@ struct Kept {
 /// The findings of `catalog` over `store`: the kept ones if they match, else the rules run
 /// in `ctx` (a session of `store`) and their findings kept for next time.
 pub async fn findings(store: &Store, ctx: &datafusion::prelude::SessionContext, catalog: &Catalog) -> Findings {
-    if let Some(findings) = load(store, catalog) {
-        return findings;
+    match load(store, catalog) {
+        Some(findings) => findings,
+        None => renew(store, ctx, catalog).await,
     }
+}
+
+/// Runs every rule of `catalog` in `ctx` (a session of `store`) and keeps what they found:
+/// `sleuth hunt`, and the workbench asked to hunt again.
+pub async fn renew(store: &Store, ctx: &datafusion::prelude::SessionContext, catalog: &Catalog) -> Findings {
     let findings = find(ctx, catalog).await;
     keep(store, catalog, &findings);
     findings

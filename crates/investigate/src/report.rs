@@ -14,7 +14,7 @@ use crate::ask::{Answer, Pivot};
 use crate::gather::Counts;
 use crate::response::{Action, Escalation, FalsePositiveCheck};
 use crate::runbook::{Confidence, Runbook, Technique};
-use crate::sql::{literal, time_range, ts};
+use crate::sql::{in_list, literal, texts};
 use crate::subject::Subject;
 use crate::time::stamp;
 use crate::verdict::{Decision, Verdict};
@@ -263,22 +263,18 @@ async fn cited_records(
             continue;
         }
         let cited = format!("FROM {subject_table} WHERE record_id IN ({ids})");
-        let range = format!("SELECT min(time), max(time) {cited}");
-        let frame =
-            sleuth_store::read_only(ctx, &range).await.map_err(|e| InvestigateError::query("cited records", e))?;
-        let batches = frame.collect().await.map_err(|e| InvestigateError::query("cited records", e))?;
-        let Some((first, last)) = time_range(&batches) else { continue };
         // The cited rows' times, then their ids, as literals: the scan compares the times (a
         // number) first, and decodes the ids, then `raw`, only for the rows they match.
         let times =
-            crate::sql::texts(ctx, &format!("SELECT DISTINCT CAST(time AS VARCHAR) {cited} ORDER BY 1")).await?;
-        let times = times.iter().map(|t| format!("TIMESTAMP {}", literal(t))).collect::<Vec<_>>().join(", ");
-        let listed = crate::sql::in_list(ctx, &format!("SELECT DISTINCT record_id {cited} ORDER BY 1")).await?;
+            texts(ctx, &format!("SELECT CAST(t AS VARCHAR) FROM (SELECT DISTINCT time AS t {cited}) ORDER BY t"))
+                .await?;
+        let times: Vec<String> = times.iter().map(|t| format!("TIMESTAMP {}", literal(t))).collect();
+        let (Some(first), Some(last)) = (times.first(), times.last()) else { continue };
+        let listed = in_list(ctx, &format!("SELECT DISTINCT record_id {cited} ORDER BY 1")).await?;
         parts.push(format!(
             "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table}
-             WHERE time >= {} AND time <= {} AND time IN ({times}) AND record_id IN ({listed})",
-            ts(first),
-            ts(last)
+             WHERE time >= {first} AND time <= {last} AND time IN ({}) AND record_id IN ({listed})",
+            times.join(", ")
         ));
     }
     if parts.is_empty() {

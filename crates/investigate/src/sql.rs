@@ -48,13 +48,6 @@ pub(crate) fn first_time_and_number(batches: &[RecordBatch]) -> Option<(DateTime
     Some((first_timestamp(batch, 0)?, number.as_primitive::<Int64Type>().value(0)))
 }
 
-/// The two timestamps of a one-row result such as `SELECT min(time), max(time) ...`; none when
-/// it has no rows or nulls.
-pub(crate) fn time_range(batches: &[RecordBatch]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    Some((first_timestamp(batch, 0)?, first_timestamp(batch, 1)?))
-}
-
 fn first_timestamp(batch: &RecordBatch, column: usize) -> Option<DateTime<Utc>> {
     let times = datafusion::arrow::compute::cast(
         batch.column(column),

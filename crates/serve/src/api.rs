@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sleuth_detect::{Catalog, Filter, Severity, find, kept};
+use sleuth_detect::{Catalog, Filter, Severity, kept};
 use sleuth_investigate::subject::{Ask, resolve_in};
 use sleuth_investigate::{Context, Span, SubjectKind, investigate as run_investigation};
 use sleuth_store::Store;
@@ -112,13 +112,10 @@ async fn hunted(wb: &Workbench, again: bool) -> Result<Arc<sleuth_detect::Report
     let filter = Filter { min_severity: Severity::Informational, ..Filter::default() };
     let catalog = Catalog::builtin();
     // The hunt kept beside the store serves a restart; asked to hunt again, the rules run.
-    let findings = match kept::load(&store, &catalog).filter(|_| !again) {
-        Some(findings) => findings,
-        None => {
-            let findings = bounded(wb, find(&ctx, &catalog)).await?;
-            kept::keep(&store, &catalog, &findings);
-            findings
-        }
+    let findings = if again {
+        bounded(wb, kept::renew(&store, &ctx, &catalog)).await?
+    } else {
+        bounded(wb, kept::findings(&store, &ctx, &catalog)).await?
     };
     let report = Arc::new(findings.report(&catalog, &filter));
     *cached = Some((generation, report.clone()));

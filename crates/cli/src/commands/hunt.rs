@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use sleuth_detect::hunt::stamp;
-use sleuth_detect::{Filter, Report, Severity, find};
+use sleuth_detect::{Filter, Report, Severity, kept};
 use sleuth_store::Store;
 
 use super::rule_source::RuleSource;
@@ -112,9 +112,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&args.store)?;
     let report = super::runtime()?.block_on(async {
         let ctx = super::session(&store, args.cluster.as_deref()).await?;
-        let findings = find(&ctx, &catalog).await;
-        sleuth_detect::kept::keep(&store, &catalog, &findings);
-        anyhow::Ok(findings.report(&catalog, &filter))
+        anyhow::Ok(kept::renew(&store, &ctx, &catalog).await.report(&catalog, &filter))
     })?;
     let mut out = std::io::stdout().lock();
     match args.format {
