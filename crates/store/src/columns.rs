@@ -33,27 +33,43 @@ pub fn schema(table: Table) -> SchemaRef {
 /// Accumulates records of one table into Arrow columns.
 pub(crate) struct BatchBuilder {
     schema: SchemaRef,
+    kinds: Vec<Kind>,
     columns: Vec<Box<dyn ArrayBuilder>>,
     rows: usize,
 }
 
+/// A fresh builder for a column of `kind`, sized for `rows` values and, for text, `bytes` of
+/// text: each batch starts with what the last one used and a quarter more, so the builders
+/// fill their buffers instead of growing them a doubling at a time (each growth a copy into
+/// fresh pages the kernel zeroes: a fifth of ingest's time before).
+fn builder(kind: Kind, rows: usize, bytes: usize) -> Box<dyn ArrayBuilder> {
+    match kind {
+        Kind::Text => Box::new(StringBuilder::with_capacity(rows, bytes)),
+        Kind::Int => Box::new(Int64Builder::with_capacity(rows)),
+        Kind::Float => Box::new(Float64Builder::with_capacity(rows)),
+        Kind::Bool => Box::new(BooleanBuilder::with_capacity(rows)),
+        Kind::Time => Box::new(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC)),
+        Kind::List => Box::new(ListBuilder::with_capacity(StringBuilder::with_capacity(rows, bytes), rows)),
+    }
+}
+
+/// The text bytes a column's builder holds.
+fn text_bytes(builder: &mut dyn ArrayBuilder) -> usize {
+    let any = builder.as_any_mut();
+    if let Some(text) = any.downcast_mut::<StringBuilder>() {
+        return text.values_slice().len();
+    }
+    match any.downcast_mut::<ListBuilder<StringBuilder>>() {
+        Some(list) => list.values().values_slice().len(),
+        None => 0,
+    }
+}
+
 impl BatchBuilder {
     pub fn new(table: Table) -> Self {
-        let columns = table
-            .columns()
-            .iter()
-            .map(|c| -> Box<dyn ArrayBuilder> {
-                match c.kind {
-                    Kind::Text => Box::new(StringBuilder::new()),
-                    Kind::Int => Box::new(Int64Builder::new()),
-                    Kind::Float => Box::new(Float64Builder::new()),
-                    Kind::Bool => Box::new(BooleanBuilder::new()),
-                    Kind::Time => Box::new(TimestampMicrosecondBuilder::new().with_timezone(UTC)),
-                    Kind::List => Box::new(ListBuilder::new(StringBuilder::new())),
-                }
-            })
-            .collect();
-        BatchBuilder { schema: schema(table), columns, rows: 0 }
+        let kinds: Vec<Kind> = table.columns().iter().map(|c| c.kind).collect();
+        let columns = kinds.iter().map(|&kind| builder(kind, 0, 0)).collect();
+        BatchBuilder { schema: schema(table), kinds, columns, rows: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -83,9 +99,18 @@ impl BatchBuilder {
         self.rows += 1;
     }
 
-    /// Takes the accumulated rows as a batch and starts afresh.
+    /// Takes the accumulated rows as a batch and starts afresh, with room for as much.
     pub fn finish(&mut self) -> RecordBatch {
-        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|b| b.finish()).collect();
+        let rows = self.rows;
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .zip(&self.kinds)
+            .map(|(b, &kind)| {
+                let bytes = text_bytes(b.as_mut());
+                std::mem::replace(b, builder(kind, rows, bytes + bytes / 4)).finish()
+            })
+            .collect();
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).expect("builders follow the schema")
     }
