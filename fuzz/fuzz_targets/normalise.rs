@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text) {
+    if let Ok(sleuth_ingest::value::Value::Object(object)) = sleuth_ingest::value::parse(text) {
         let _ = sleuth_ingest::normalise(object, "fuzz", text);
     }
 });

@@ -3,8 +3,8 @@
 //! exports of Log Analytics), dynamic columns stored as JSON strings, and numbers or booleans
 //! written as text.
 
+use crate::value::{Map, Value};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 /// Suffixes that Log Analytics portal exports append to column names.
 const SUFFIXES: [&str; 3] = ["_dynamic", "_string", " [UTC]"];
@@ -12,15 +12,17 @@ const SUFFIXES: [&str; 3] = ["_dynamic", "_string", " [UTC]"];
 /// Parses string values that hold JSON objects or arrays (Log Analytics dynamic columns,
 /// `AuditData`, `Parameters` ...) in place, so that nested lookups see real objects.
 /// Text that merely starts with a bracket (a subject such as "[EXT] invoice") stays text.
-pub(crate) fn expand_json_strings(map: &mut Map<String, Value>) {
+pub(crate) fn expand_json_strings(map: &mut Map) {
     for value in map.values_mut() {
         if let Value::String(s) = value {
             let t = s.trim_start();
             if (t.starts_with('{') || t.starts_with('['))
-                && let Ok(parsed) = serde_json::from_str::<Value>(t)
+                && let Ok(parsed) = crate::value::parse(t)
                 && (parsed.is_object() || parsed.is_array())
             {
-                *value = parsed;
+                // The parsed value borrows from the text it replaces: it is made to own its
+                // strings first.
+                *value = parsed.into_owned();
             }
         }
     }
@@ -30,8 +32,8 @@ pub(crate) fn expand_json_strings(map: &mut Map<String, Value>) {
 /// diagnostic records, whose `properties` are the primary fields.
 #[derive(Clone, Copy)]
 pub(crate) struct Fields<'a> {
-    primary: &'a Map<String, Value>,
-    fallback: Option<&'a Map<String, Value>>,
+    primary: &'a Map<'a>,
+    fallback: Option<&'a Map<'a>>,
     /// Whether any column name carries a portal suffix; most records have none, and then
     /// the suffixed spellings are not tried (they would cost an allocation per miss).
     suffixed: bool,
@@ -41,12 +43,12 @@ pub(crate) struct Fields<'a> {
     any_case: bool,
 }
 
-fn has_suffixes(map: &Map<String, Value>) -> bool {
+fn has_suffixes(map: &Map<'_>) -> bool {
     map.keys().any(|k| SUFFIXES.iter().any(|s| k.ends_with(s)))
 }
 
 impl<'a> Fields<'a> {
-    pub fn new(primary: &'a Map<String, Value>) -> Self {
+    pub fn new(primary: &'a Map<'a>) -> Self {
         // The Graph PowerShell SDK's objects carry `AdditionalProperties`: their names are
         // PascalCase where Graph's are camelCase, with initialisms of their own (`IPAddress`).
         let any_case = primary.contains_key("AdditionalProperties");
@@ -54,11 +56,11 @@ impl<'a> Fields<'a> {
     }
 
     /// A nested object's fields, matched whatever their case.
-    pub fn nested(object: &'a Map<String, Value>) -> Self {
+    pub fn nested(object: &'a Map<'a>) -> Self {
         Fields::new(object).any_case()
     }
 
-    pub fn with_fallback(primary: &'a Map<String, Value>, fallback: &'a Map<String, Value>) -> Self {
+    pub fn with_fallback(primary: &'a Map<'a>, fallback: &'a Map<'a>) -> Self {
         Fields {
             primary,
             fallback: Some(fallback),
@@ -68,11 +70,11 @@ impl<'a> Fields<'a> {
     }
 
     /// The first present, non-null, non-empty value among `names`.
-    pub fn value(&self, names: &[&str]) -> Option<&'a Value> {
+    pub fn value(&self, names: &[&str]) -> Option<&'a Value<'a>> {
         let maps = std::iter::once(self.primary).chain(self.fallback);
         for map in maps {
             for name in names {
-                if let Some(v) = map.get(*name).filter(|v| present(v)) {
+                if let Some(v) = map.get(name).filter(|v| present(v)) {
                     return Some(v);
                 }
             }
@@ -134,14 +136,14 @@ impl<'a> Fields<'a> {
         self.value(names).and_then(Value::as_object).map(Fields::nested)
     }
 
-    pub fn array(&self, names: &[&str]) -> Option<&'a [Value]> {
+    pub fn array(&self, names: &[&str]) -> Option<&'a [Value<'a>]> {
         self.value(names).and_then(Value::as_array).map(Vec::as_slice)
     }
 
     /// Compact JSON of a nested value, for columns that keep a whole structure.
     pub fn json(&self, names: &[&str]) -> Option<String> {
         self.value(names).map(|v| match v {
-            Value::String(s) => s.clone(),
+            Value::String(s) => s.to_string(),
             other => other.to_string(),
         })
     }
@@ -258,14 +260,11 @@ pub(crate) fn check_coordinates(lat: Option<f64>, lon: Option<f64>) -> (bool, Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn finds_camel_pascal_and_suffixed_names() {
-        let mut m = json!({"LocationDetails_dynamic": "{\"city\":\"Azor\"}", "ResultType": "50126", "IsInteractive": "TRUE", "x": ""})
-            .as_object()
-            .unwrap()
-            .clone();
+        let text = r#"{"LocationDetails_dynamic": "{\"city\":\"Azor\"}", "ResultType": "50126", "IsInteractive": "TRUE", "x": ""}"#;
+        let Ok(Value::Object(mut m)) = crate::value::parse(text) else { panic!() };
         expand_json_strings(&mut m);
         let f = Fields::new(&m);
         assert_eq!(f.object(&["location", "LocationDetails"]).unwrap().text(&["city"]).as_deref(), Some("Azor"));
@@ -276,7 +275,7 @@ mod tests {
 
     #[test]
     fn bracketed_text_that_is_not_json_stays_text() {
-        let mut m = json!({"Subject": "[EXT] invoice"}).as_object().unwrap().clone();
+        let Ok(Value::Object(mut m)) = crate::value::parse(r#"{"Subject": "[EXT] invoice"}"#) else { panic!() };
         expand_json_strings(&mut m);
         assert_eq!(Fields::new(&m).text(&["Subject"]).as_deref(), Some("[EXT] invoice"));
     }

@@ -34,6 +34,7 @@ mod normalise;
 mod read;
 mod schema;
 pub mod time;
+pub mod value;
 
 pub use limits::{INFLATE_GRACE, Limits};
 pub use normalise::{Dialect, Outcome, normalise};

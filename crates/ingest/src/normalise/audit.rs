@@ -1,9 +1,9 @@
 //! Directory audits: Graph directoryAudit, diagnostic AuditLogs, Log Analytics AuditLogs and the
 //! Entra portal's audit CSV (flattened `Actor*` / `Target1*` columns).
 
-use serde_json::{Map, Value, json};
+use crate::value::{Map, Value};
 
-use super::{Dialect, Origin, Outcome, derived_id, outcome};
+use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, normalise_ip, pair_value};
 use crate::schema::{Audit, Record};
 
@@ -31,12 +31,12 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
             let Some(p) = property.as_object().map(Fields::nested) else { continue };
             let name = p.text(&["displayName"]);
             modified_property_names.extend(name.clone());
-            modified.push(json!({
-                "target": owner,
-                "displayName": name,
-                "oldValue": p.text(&["oldValue"]),
-                "newValue": p.text(&["newValue"]),
-            }));
+            modified.push(object([
+                ("target", owner.clone().into()),
+                ("displayName", name.into()),
+                ("oldValue", p.text(&["oldValue"]).into()),
+                ("newValue", p.text(&["newValue"]).into()),
+            ]));
         }
     }
     let additional = f.array(&["additionalDetails", "AdditionalDetails"]).unwrap_or_default();
@@ -69,8 +69,8 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
         target_type: first.and_then(|t| t.text(&["type"])),
         modified_property_names,
         modified_properties: (!modified.is_empty()).then(|| Value::Array(modified).to_string()),
-        targets: (!targets.is_empty()).then(|| Value::Array(targets.clone()).to_string()),
-        additional_details: (!additional.is_empty()).then(|| Value::Array(additional.to_vec()).to_string()),
+        targets: (!targets.is_empty()).then(|| json_text(&targets)),
+        additional_details: (!additional.is_empty()).then(|| json_text(additional)),
         user_agent: pair_value(additional, "User-Agent").or_else(|| f.text(&["UserAgent"])),
         dialect: Some(dialect.name().to_string()),
         source_file: Some(origin.source_file.to_string()),
@@ -80,7 +80,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<Audit, String> {
 
 /// The portal CSV flattens targets into `Target1Type`, `Target1DisplayName`,
 /// `Target1ModifiedProperty1Name` ... columns; rebuild Graph-shaped targets from them.
-fn portal_targets(f: Fields) -> Vec<Value> {
+fn portal_targets(f: Fields) -> Vec<Value<'static>> {
     let mut targets = Vec::new();
     for t in 1..=10 {
         let col = |suffix: &str| f.text(&[&format!("Target{t}{suffix}")]);
@@ -90,19 +90,24 @@ fn portal_targets(f: Fields) -> Vec<Value> {
         let mut properties = Vec::new();
         for p in 1..=50 {
             let Some(name) = col(&format!("ModifiedProperty{p}Name")) else { break };
-            properties.push(json!({
-                "displayName": name,
-                "oldValue": col(&format!("ModifiedProperty{p}OldValue")),
-                "newValue": col(&format!("ModifiedProperty{p}NewValue")),
-            }));
+            properties.push(object([
+                ("displayName", Value::text(name)),
+                ("oldValue", col(&format!("ModifiedProperty{p}OldValue")).into()),
+                ("newValue", col(&format!("ModifiedProperty{p}NewValue")).into()),
+            ]));
         }
-        let mut target = Map::new();
-        target.insert("type".into(), json!(col("Type")));
-        target.insert("displayName".into(), json!(col("DisplayName")));
-        target.insert("id".into(), json!(col("ObjectId")));
-        target.insert("userPrincipalName".into(), json!(col("UserPrincipalName")));
-        target.insert("modifiedProperties".into(), Value::Array(properties));
-        targets.push(Value::Object(target));
+        targets.push(object([
+            ("type", col("Type").into()),
+            ("displayName", col("DisplayName").into()),
+            ("id", col("ObjectId").into()),
+            ("userPrincipalName", col("UserPrincipalName").into()),
+            ("modifiedProperties", Value::Array(properties)),
+        ]));
     }
     targets
+}
+
+/// An object of these members, in this order.
+fn object<const N: usize>(members: [(&'static str, Value<'static>); N]) -> Value<'static> {
+    Value::Object(Map::from_entries(members.into_iter().map(|(k, v)| (k.into(), v)).collect()))
 }

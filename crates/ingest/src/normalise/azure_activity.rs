@@ -10,7 +10,7 @@
 //!   `ActivityStatusValue`, `Caller`, `CallerIpAddress`
 //!   (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/azureactivity>).
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::{Dialect, Origin, Outcome, derived_id, outcome};
 use crate::fields::{Fields, as_text, normalise_ip};

@@ -1,9 +1,9 @@
 //! Unified Audit Log records: Purview CSV (`AuditData` column), the AuditData JSON itself (as
 //! collection tools write it), and Log Analytics OfficeActivity.
 
-use serde_json::Value;
+use crate::value::Value;
 
-use super::{Dialect, Origin, Outcome, derived_id, outcome};
+use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, normalise_ip, pair_value};
 use crate::schema::{MailboxActivity, Record};
 
@@ -57,7 +57,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         f.array(&["Folders"]).map(|folders| {
             folders
                 .iter()
-                .filter_map(|folder| folder.get("FolderItems").and_then(Value::as_array))
+                .filter_map(|folder| folder.as_object().and_then(|f| f.get("FolderItems")).and_then(Value::as_array))
                 .map(|items| items.len() as i64)
                 .sum()
         })
@@ -82,7 +82,7 @@ fn read(f: Fields, dialect: Dialect, origin: &Origin) -> Result<MailboxActivity,
         session_id: f.text(&["SessionId"]).or_else(|| context.and_then(|c| c.text(&["AADSessionId"]))),
         app_id: f.text(&["AppId"]).or_else(|| context.and_then(|c| c.text(&["ClientAppId"]))),
         object_id: f.text(&["ObjectId", "OfficeObjectId", "objectId"]),
-        parameters: (!params.is_empty()).then(|| Value::Array(params.to_vec()).to_string()),
+        parameters: (!params.is_empty()).then(|| json_text(params)),
         rule_name: if is_rule {
             pair_value(params, "Name").or_else(|| pair_value(properties, "RuleName"))
         } else {

@@ -12,7 +12,7 @@ mod signin;
 mod users;
 mod workload;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::fields::{Fields, expand_json_strings};
 use crate::schema::Record;
@@ -65,7 +65,7 @@ pub(crate) struct Origin<'a> {
 }
 
 /// Normalises one source record (a JSON object, or a CSV row turned into one).
-pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -> Outcome {
+pub fn normalise(mut object: Map, source_file: &str, raw: &str) -> Outcome {
     expand_json_strings(&mut object);
     let origin = Origin { source_file, raw };
 
@@ -122,7 +122,13 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
     if graph_audit {
         let mut inner = match object.get("auditData") {
             Some(Value::Object(inner)) => inner.clone(),
-            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or_default(),
+            Some(Value::String(text)) => crate::value::parse(text)
+                .ok()
+                .and_then(|v| match v {
+                    Value::Object(map) => Some(map),
+                    _ => None,
+                })
+                .unwrap_or_default(),
             _ => Map::new(),
         };
         expand_json_strings(&mut inner);
@@ -146,7 +152,7 @@ pub fn normalise(mut object: Map<String, Value>, source_file: &str, raw: &str) -
         "requestUri",
     ]
     .iter()
-    .any(|k| object.contains_key(*k));
+    .any(|k| object.contains_key(k));
     let dialect = if camel { Dialect::Graph } else { Dialect::LogAnalytics };
 
     // A Log Analytics export names its table in `Type`.
@@ -246,8 +252,8 @@ fn by_content(f: Fields, dialect: Dialect, origin: &Origin) -> Option<Outcome> {
 }
 
 /// A short description of an unrecognised record, naming a few of its fields.
-fn describe(object: &Map<String, Value>) -> String {
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).take(6).collect();
+fn describe(object: &Map) -> String {
+    let mut keys: Vec<&str> = object.keys().take(6).collect();
     if object.len() > keys.len() {
         keys.push("...");
     }
@@ -266,6 +272,11 @@ pub(crate) fn derived_id(raw: &str) -> String {
         b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
     }
     format!("derived:{a:016x}{b:016x}")
+}
+
+/// Compact JSON of an array read from the record, for the columns that keep a whole structure.
+pub(crate) fn json_text(items: &[Value]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// The normalisers' common failure: a record of a known kind without an id or a time.

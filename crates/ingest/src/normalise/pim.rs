@@ -7,7 +7,7 @@
 //! <https://learn.microsoft.com/en-us/graph/api/resources/unifiedrolemanagementalertincident?view=graph-rest-beta>).
 //! An alert gives one row per incident, or one row of its own when it has none listed.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::{Dialect, Origin, Outcome, require};
 use crate::fields::Fields;
@@ -17,22 +17,22 @@ const GRAPH_NAMESPACE: &str = "#microsoft.graph.";
 
 /// The incident type of an `@odata.type`, when it is one of PIM's alert incidents (Graph's
 /// documentation lists one configuration type among them, which SigmaHQ's rules test too).
-fn incident_type(object: &Map<String, Value>) -> Option<&str> {
+fn incident_type<'a>(object: &'a Map<'_>) -> Option<&'a str> {
     let kind = object.get("@odata.type")?.as_str()?;
     let kind = kind.strip_prefix(GRAPH_NAMESPACE).unwrap_or(kind);
     (kind.ends_with("AlertIncident") || kind.ends_with("AlertConfiguration")).then_some(kind)
 }
 
 /// Whether a record is a PIM alert, or one of its incidents.
-pub(super) fn looks_like(object: &Map<String, Value>) -> bool {
+pub(super) fn looks_like(object: &Map<'_>) -> bool {
     let alert = object.contains_key("alertDefinitionId")
         && object.contains_key("scopeType")
         && (object.contains_key("incidentCount") || object.contains_key("alertIncidents"));
     alert || incident_type(object).is_some_and(|t| t.ends_with("AlertIncident"))
 }
 
-pub(super) fn normalise(object: &Map<String, Value>, origin: &Origin) -> Outcome {
-    let incidents: Vec<&Map<String, Value>> = match object.get("alertIncidents") {
+pub(super) fn normalise(object: &Map, origin: &Origin) -> Outcome {
+    let incidents: Vec<&Map> = match object.get("alertIncidents") {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_object).collect(),
         _ => Vec::new(),
     };
@@ -50,11 +50,7 @@ pub(super) fn normalise(object: &Map<String, Value>, origin: &Origin) -> Outcome
     }
 }
 
-fn row(
-    alert: Option<&Map<String, Value>>,
-    incident: Option<&Map<String, Value>>,
-    origin: &Origin,
-) -> Result<PimAlert, String> {
+fn row(alert: Option<&Map>, incident: Option<&Map>, origin: &Origin) -> Result<PimAlert, String> {
     let a = alert.map(Fields::new);
     let i = incident.map(Fields::new);
     let alert_id = a.and_then(|a| a.text(&["id"]));

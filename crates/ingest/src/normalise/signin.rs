@@ -1,9 +1,9 @@
 //! Sign-ins: Graph signIn (v1.0 and beta), diagnostic SignInLogs / NonInteractiveUserSignInLogs,
 //! Log Analytics SigninLogs / AADNonInteractiveUserSignInLogs, and Entra portal CSV downloads.
 
-use serde_json::Value;
+use crate::value::Value;
 
-use super::{Dialect, Origin, Outcome, derived_id, outcome};
+use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, check_coordinates, normalise_ip, pluck};
 use crate::schema::{Record, SignIn};
 
@@ -109,7 +109,7 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
         mfa_auth_detail: mfa
             .and_then(|m| m.text(&["authDetail"]))
             .or_else(|| f.text(&["Multifactor authentication auth detail"])),
-        authentication_details: (!steps.is_empty()).then(|| Value::Array(steps.to_vec()).to_string()),
+        authentication_details: (!steps.is_empty()).then(|| json_text(steps)),
         authentication_methods,
         authentication_step_results,
         mfa_satisfied_by_token: Some(mfa_satisfied_by_token),
@@ -119,7 +119,7 @@ fn read(f: Fields, dialect: Dialect, interactive: Option<bool>, origin: &Origin)
             "Conditional Access",
         ]),
         ca_policies_failed,
-        ca_policies: policies.map(|p| Value::Array(p.to_vec()).to_string()),
+        ca_policies: policies.map(json_text),
         device_id: device_text("deviceId", "Device ID"),
         device_name: device_text("displayName", "Device name"),
         device_os: device_text("operatingSystem", "Operating System"),

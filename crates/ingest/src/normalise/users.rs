@@ -7,7 +7,7 @@
 //! and title for peer groups (docs/investigation.md).
 //! (<https://learn.microsoft.com/en-us/graph/api/resources/user?view=graph-rest-1.0>)
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::{Dialect, Origin, Outcome, require};
 use crate::fields::Fields;
@@ -30,7 +30,7 @@ const PROFILE: &[&str] = &[
 /// Whether a record is a user object: a principal name, an object id and a profile field (even
 /// an empty one: `Get-MgUser` writes the fields it was asked for, null or not), and nothing of a
 /// sign-in or an audit event; or a Graph object typed as a user.
-pub(super) fn looks_like(object: &Map<String, Value>) -> bool {
+pub(super) fn looks_like(object: &Map) -> bool {
     let has = |name: &str| object.keys().any(|k| k.eq_ignore_ascii_case(name));
     let typed = object.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.user");
     let shaped = has("userPrincipalName")

@@ -5,7 +5,7 @@
 //! Log Analytics `AADServicePrincipalSignInLogs` / `AADManagedIdentitySignInLogs`
 //! (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/aadserviceprincipalsigninlogs>).
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::{Dialect, Origin, Outcome, derived_id, outcome};
 use crate::fields::{Fields, check_coordinates, normalise_ip};

@@ -11,7 +11,9 @@
 use std::collections::VecDeque;
 use std::io::BufRead;
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use crate::value::{Map, Value};
 
 use super::json::{Item, Position, over_field_limit, over_record_limit};
 use crate::limits::{self, Limits};
@@ -187,22 +189,20 @@ pub(crate) fn read(reader: Box<dyn BufRead + '_>, limits: &Limits, sink: &mut dy
             sink(Item::Bad(over_field_limit(limits), at));
             continue;
         }
-        let mut object = Map::with_capacity(header.len());
+        let mut members = Vec::with_capacity(header.len());
         let mut invalid_utf8 = false;
         for (name, field) in header.iter().zip(fields) {
-            let text = match std::str::from_utf8(field) {
-                Ok(t) => t.to_string(),
-                Err(_) => {
-                    invalid_utf8 = true;
-                    break;
-                }
+            let Ok(text) = std::str::from_utf8(field) else {
+                invalid_utf8 = true;
+                break;
             };
-            object.insert(name.clone(), Value::String(text));
+            members.push((Cow::Borrowed(name.as_str()), Value::String(Cow::Borrowed(text))));
         }
         if invalid_utf8 {
             sink(Item::Bad("invalid UTF-8 in the row".into(), at));
             continue;
         }
+        let object = Map::from_entries(members);
         sink(Item::Row(object, at));
     }
     Ok(())

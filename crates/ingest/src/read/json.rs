@@ -11,13 +11,14 @@
 //! older API spelled it `Tables` / `Columns[].ColumnName` / `Rows`; both are read. Each row
 //! becomes an object of its columns, as a CSV row does.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, Read};
 
 use crate::limits::{self, Limits};
 
+use crate::value::{Map, Value};
 use serde::de;
-use serde_json::{Map, Value};
 
 /// Where a record sits in its file, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ impl fmt::Display for Position {
 /// could not be read.
 pub(crate) enum Item<'a> {
     Record(&'a str, Position),
-    Row(Map<String, Value>, Position),
+    Row(Map<'a>, Position),
     Bad(String, Position),
 }
 
@@ -217,19 +218,19 @@ fn emit_value(value: Value, text: &str, at: Position, sink: &mut dyn FnMut(Item)
 /// The rows of a whole query response, taken out of `map`, each as an object of its table's
 /// columns; `None` when `map` is no query response. Rows that do not fit their columns are
 /// reported.
-fn table_rows(map: &mut Map<String, Value>) -> Option<Vec<Result<Map<String, Value>, String>>> {
-    let key = TABLES.iter().find(|k| map.get(**k).is_some_and(Value::is_array))?;
-    let Some(Value::Array(tables)) = map.remove(*key) else { return None };
+fn table_rows<'a>(map: &mut Map<'a>) -> Option<Vec<Result<Map<'a>, String>>> {
+    let key = TABLES.iter().find(|k| map.get(k).is_some_and(Value::is_array))?;
+    let Some(Value::Array(tables)) = map.remove(key) else { return None };
     let mut rows = Vec::new();
     for table in tables {
         let Value::Object(mut table) = table else { continue };
         let columns: Vec<String> = COLUMNS
             .iter()
-            .find_map(|k| table.get(*k))
+            .find_map(|k| table.get(k))
             .and_then(Value::as_array)
             .map(|c| c.iter().filter_map(column_name).collect())
             .unwrap_or_default();
-        let table_rows = ROWS.iter().find_map(|k| table.remove(*k));
+        let table_rows = ROWS.iter().find_map(|k| table.remove(k));
         if let Some(Value::Array(table_rows)) = table_rows {
             rows.extend(table_rows.into_iter().map(|row| row_object(&columns, row)));
         }
@@ -245,11 +246,11 @@ const ROWS: [&str; 2] = ["rows", "Rows"];
 /// A column's name: `{"name": ..., "type": ...}`, or the draft's `{"ColumnName": ...}`.
 fn column_name(column: &Value) -> Option<String> {
     let column = column.as_object()?;
-    ["name", "ColumnName"].iter().find_map(|k| column.get(*k)).and_then(Value::as_str).map(String::from)
+    ["name", "ColumnName"].iter().find_map(|k| column.get(k)).and_then(Value::as_str).map(String::from)
 }
 
 /// One row of a query response as an object of its columns.
-fn row_object(columns: &[String], row: Value) -> Result<Map<String, Value>, String> {
+fn row_object<'a>(columns: &[String], row: Value<'a>) -> Result<Map<'a>, String> {
     let Value::Array(values) = row else { return Err("a table row that is not an array of values".into()) };
     if columns.is_empty() {
         return Err("a table row before (or without) the table's columns".into());
@@ -257,10 +258,10 @@ fn row_object(columns: &[String], row: Value) -> Result<Map<String, Value>, Stri
     if values.len() != columns.len() {
         return Err(format!("a table row of {} values for {} columns", values.len(), columns.len()));
     }
-    Ok(columns.iter().cloned().zip(values).collect())
+    Ok(Map::from_entries(columns.iter().map(|c| Cow::Owned(c.clone())).zip(values).collect()))
 }
 
-fn wrapped(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
+fn wrapped<'a>(map: &mut Map<'a>) -> Option<Vec<Value<'a>>> {
     for key in ["value", "records"] {
         if let Some(Value::Array(_)) = map.get(key)
             && let Some(Value::Array(items)) = map.remove(key)

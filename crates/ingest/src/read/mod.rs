@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use json::Item;
 pub use json::Position;
@@ -114,7 +114,7 @@ impl FileReport {
         }
     }
 
-    fn take(&mut self, object: Map<String, Value>, raw: &str, at: Position, sink: &mut dyn FnMut(Record)) {
+    fn take(&mut self, object: Map, raw: &str, at: Position, sink: &mut dyn FnMut(Record)) {
         match normalise(object, &self.name, raw) {
             Outcome::Records(records) => {
                 for record in records {
@@ -303,7 +303,7 @@ pub fn read_stream(name: &str, reader: impl Read, limits: &Limits, sink: &mut dy
 /// empty array.
 fn empty_answer(head: &[u8]) -> bool {
     let Ok(Value::Object(document)) = serde_json::from_slice::<Value>(head) else { return false };
-    ["value", "records"].iter().any(|k| document.get(*k).and_then(Value::as_array).is_some_and(Vec::is_empty))
+    ["value", "records"].iter().any(|k| document.get(k).and_then(Value::as_array).is_some_and(Vec::is_empty))
 }
 
 /// A first line that is no CSV header (no separator at all) followed by lines that open JSON
