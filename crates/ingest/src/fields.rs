@@ -3,8 +3,11 @@
 //! exports of Log Analytics), dynamic columns stored as JSON strings, and numbers or booleans
 //! written as text.
 
-use crate::value::{Map, Value};
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+
+use crate::value::{Map, Value};
 
 /// Suffixes that Log Analytics portal exports append to column names.
 const SUFFIXES: [&str; 3] = ["_dynamic", "_string", " [UTC]"];
@@ -12,20 +15,29 @@ const SUFFIXES: [&str; 3] = ["_dynamic", "_string", " [UTC]"];
 /// Parses string values that hold JSON objects or arrays (Log Analytics dynamic columns,
 /// `AuditData`, `Parameters` ...) in place, so that nested lookups see real objects.
 /// Text that merely starts with a bracket (a subject such as "[EXT] invoice") stays text.
-pub(crate) fn expand_json_strings(map: &mut Map) {
+pub(crate) fn expand_json_strings<'a>(map: &mut Map<'a>) {
     for value in map.values_mut() {
-        if let Value::String(s) = value {
-            let t = s.trim_start();
-            if (t.starts_with('{') || t.starts_with('['))
-                && let Ok(parsed) = crate::value::parse(t)
-                && (parsed.is_object() || parsed.is_array())
-            {
-                // The parsed value borrows from the text it replaces: it is made to own its
-                // strings first.
-                *value = parsed.into_owned();
-            }
+        let parsed = match value {
+            // Text borrowed from the record (a CSV field) lends its own strings to the tree.
+            Value::String(Cow::Borrowed(text)) => nested_json(text),
+            // Text that had escapes (JSON inside a JSON string) owns its bytes: the tree parsed
+            // from it is made to own its strings before the text goes.
+            Value::String(Cow::Owned(text)) => nested_json(text).map(Value::into_owned),
+            _ => None,
+        };
+        if let Some(parsed) = parsed {
+            *value = parsed;
         }
     }
+}
+
+/// The object or array a text holds, if it is one.
+fn nested_json(text: &str) -> Option<Value<'_>> {
+    let t = text.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    crate::value::parse(t).ok().filter(|v| v.is_object() || v.is_array())
 }
 
 /// A view of a record's fields; `fallback` holds the outer envelope of Azure Monitor

@@ -1,11 +1,10 @@
 //! Directory audits: Graph directoryAudit, diagnostic AuditLogs, Log Analytics AuditLogs and the
 //! Entra portal's audit CSV (flattened `Actor*` / `Target1*` columns).
 
-use crate::value::{Map, Value};
-
 use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, normalise_ip, pair_value};
 use crate::schema::{Audit, Record};
+use crate::value::{Map, Value};
 
 pub(super) fn normalise(f: Fields, dialect: Dialect, origin: &Origin) -> Outcome {
     outcome(read(f, dialect, origin).map(Record::Audit))

@@ -10,11 +10,10 @@
 //!   `ActivityStatusValue`, `Caller`, `CallerIpAddress`
 //!   (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/azureactivity>).
 
-use crate::value::Value;
-
 use super::{Dialect, Origin, Outcome, derived_id, outcome};
 use crate::fields::{Fields, as_text, normalise_ip};
 use crate::schema::{AzureActivity, Record};
+use crate::value::Value;
 
 /// The Activity log's categories, which its diagnostic export writes in `category`.
 pub(super) const CATEGORIES: [&str; 8] =

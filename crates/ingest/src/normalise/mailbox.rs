@@ -1,11 +1,10 @@
 //! Unified Audit Log records: Purview CSV (`AuditData` column), the AuditData JSON itself (as
 //! collection tools write it), and Log Analytics OfficeActivity.
 
-use crate::value::Value;
-
 use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, normalise_ip, pair_value};
 use crate::schema::{MailboxActivity, Record};
+use crate::value::Value;
 
 /// Inbox-rule parameters that act on a message.
 const RULE_ACTIONS: [&str; 10] = [

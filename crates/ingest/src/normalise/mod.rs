@@ -12,10 +12,9 @@ mod signin;
 mod users;
 mod workload;
 
-use crate::value::{Map, Value};
-
 use crate::fields::{Fields, expand_json_strings};
 use crate::schema::Record;
+use crate::value::{Map, Value};
 
 /// The export dialect a record was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -276,7 +275,11 @@ pub(crate) fn derived_id(raw: &str) -> String {
 
 /// Compact JSON of an array read from the record, for the columns that keep a whole structure.
 pub(crate) fn json_text(items: &[Value]) -> String {
-    serde_json::to_string(items).unwrap_or_default()
+    let mut out = Vec::with_capacity(1024); // most lists without regrowing the text
+    match serde_json::to_writer(&mut out, items) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// The normalisers' common failure: a record of a known kind without an id or a time.

@@ -7,11 +7,10 @@
 //! <https://learn.microsoft.com/en-us/graph/api/resources/unifiedrolemanagementalertincident?view=graph-rest-beta>).
 //! An alert gives one row per incident, or one row of its own when it has none listed.
 
-use crate::value::{Map, Value};
-
 use super::{Dialect, Origin, Outcome, require};
 use crate::fields::Fields;
 use crate::schema::{PimAlert, Record};
+use crate::value::{Map, Value};
 
 const GRAPH_NAMESPACE: &str = "#microsoft.graph.";
 

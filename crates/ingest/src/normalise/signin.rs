@@ -1,11 +1,10 @@
 //! Sign-ins: Graph signIn (v1.0 and beta), diagnostic SignInLogs / NonInteractiveUserSignInLogs,
 //! Log Analytics SigninLogs / AADNonInteractiveUserSignInLogs, and Entra portal CSV downloads.
 
-use crate::value::Value;
-
 use super::{Dialect, Origin, Outcome, derived_id, json_text, outcome};
 use crate::fields::{Fields, check_coordinates, normalise_ip, pluck};
 use crate::schema::{Record, SignIn};
+use crate::value::Value;
 
 const TOKEN_CLAIM: &str = "satisfied by claim in the token";
 

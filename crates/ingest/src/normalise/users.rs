@@ -7,11 +7,10 @@
 //! and title for peer groups (docs/investigation.md).
 //! (<https://learn.microsoft.com/en-us/graph/api/resources/user?view=graph-rest-1.0>)
 
-use crate::value::{Map, Value};
-
 use super::{Dialect, Origin, Outcome, require};
 use crate::fields::Fields;
 use crate::schema::{DirectoryUser, Record};
+use crate::value::{Map, Value};
 
 /// Fields only a user object has, beside its principal name: a sign-in or an audit event has
 /// none of them.

@@ -5,11 +5,10 @@
 //! Log Analytics `AADServicePrincipalSignInLogs` / `AADManagedIdentitySignInLogs`
 //! (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/aadserviceprincipalsigninlogs>).
 
-use crate::value::Value;
-
 use super::{Dialect, Origin, Outcome, derived_id, outcome};
 use crate::fields::{Fields, check_coordinates, normalise_ip};
 use crate::schema::{Record, ServicePrincipalSignIn};
+use crate::value::Value;
 
 pub(super) const SERVICE_PRINCIPAL: &str = "servicePrincipal";
 pub(super) const MANAGED_IDENTITY: &str = "managedIdentity";

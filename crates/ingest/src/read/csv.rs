@@ -8,15 +8,13 @@
 //! and reading resumes with the line after it; a row whose field count is wrong is reported
 //! alone. Memory is bounded by the record limit, whatever the file.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::BufRead;
 
-use std::borrow::Cow;
-
-use crate::value::{Map, Value};
-
 use super::json::{Item, Position, over_field_limit, over_record_limit};
 use crate::limits::{self, Limits};
+use crate::value::{Map, Value};
 
 /// The error for text that is neither JSON nor a CSV table.
 pub(crate) const NOT_CSV: &str = "neither JSON nor a CSV table (the first line has no separators)";

@@ -15,10 +15,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, Read};
 
-use crate::limits::{self, Limits};
-
-use crate::value::{Map, Value};
 use serde::de;
+
+use crate::limits::{self, Limits};
+use crate::value::{Map, Value};
 
 /// Where a record sits in its file, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub(crate) fn read(
     limits: &Limits,
     sink: &mut dyn FnMut(Item),
 ) -> Result<(), String> {
-    let mut head = Vec::new();
+    let mut head = Vec::with_capacity(SAMPLE);
     // A file that fails within the sample (a cut gzip) is read up to where it failed.
     let failed = (&mut reader).take(SAMPLE as u64).read_to_end(&mut head).err();
     let whole_file = head.len() < SAMPLE || failed.is_some();

@@ -12,14 +12,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::value::{Map, Value};
-
 use json::Item;
 pub use json::Position;
 
 use crate::limits::{Inflated, Limits};
 use crate::normalise::{Outcome, normalise};
 use crate::schema::{Record, Table};
+use crate::value::{Map, Value};
 
 /// How many problems a report keeps in full; the counts are always complete.
 pub const MAX_PROBLEMS: usize = 20;
