@@ -2,7 +2,7 @@
 //!
 //! A Ballista scheduler plans a query into stages and hands their tasks to executors; the
 //! client only plans. Sleuth's own functions (`ip_class`, `ua_class`, `count_same_before`, ...
-//! see `sleuth_store::functions`) are named in the plans that travel, so the scheduler and
+//! see `sleuth_store::functions`, and KQL's `kql_*`) are named in the plans that travel, so the scheduler and
 //! every executor must have them compiled in and registered: [`scheduler`] and [`executor`]
 //! run Ballista's with them, each answering the `ip_*` functions from its own installed
 //! databases (`sleuth intel update` on every machine, or a shared `SLEUTH_INTEL_DIR`).
@@ -151,6 +151,7 @@ pub async fn session(store: &Store, url: &str) -> Result<SessionContext, Cluster
     let ctx = SessionContext::remote_with_state(&url, state).await?;
     // and it replaces the session's functions with DataFusion's: Sleuth's go back in.
     sleuth_store::functions::register(&ctx, &SharedIntel::for_dir(&sleuth_intel::default_dir()));
+    sleuth_kql::udf::register(&ctx);
     // Adaptive planning hung on a left join to an empty two-key aggregate (docs/cluster.md);
     // and Ballista plans sort-merge joins, which cannot compare timestamp keys (password-spray
     // over 270 k sign-ins failed): joins are hash joins, as in a local session, held within
@@ -189,7 +190,10 @@ pub fn scheduler_address(url: &str) -> Result<SocketAddr, ClusterError> {
 /// and Sleuth's.
 fn executor_functions(intel: &Arc<SharedIntel>) -> BallistaFunctionRegistry {
     let Functions { scalar, window } = sleuth_store::functions::all(intel);
-    let scalar = ballista_scalar_functions().into_iter().chain(scalar.into_iter().map(Arc::new));
+    let scalar = ballista_scalar_functions()
+        .into_iter()
+        .chain(scalar.into_iter().map(Arc::new))
+        .chain(sleuth_kql::udf::all().iter().cloned());
     let window = ballista_window_functions().into_iter().chain(window.into_iter().map(Arc::new));
     let aggregate = ballista_aggregate_functions();
     BallistaFunctionRegistry {
@@ -205,11 +209,11 @@ fn names<F>(name: &str, aliases: &[String], f: &Arc<F>) -> Vec<(String, Arc<F>)>
     std::iter::once(name).chain(aliases.iter().map(String::as_str)).map(|n| (n.to_string(), f.clone())).collect()
 }
 
-/// Sleuth's functions in a scheduler's session.
+/// Sleuth's functions (the store's and KQL's) in a scheduler's session.
 fn register(state: &mut SessionState, intel: &Arc<SharedIntel>) -> datafusion::error::Result<()> {
     let Functions { scalar, window } = sleuth_store::functions::all(intel);
-    for udf in scalar {
-        state.register_udf(Arc::new(udf))?;
+    for udf in scalar.into_iter().map(Arc::new).chain(sleuth_kql::udf::all().iter().cloned()) {
+        state.register_udf(udf)?;
     }
     for udwf in window {
         state.register_udwf(Arc::new(udwf))?;

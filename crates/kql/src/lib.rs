@@ -20,7 +20,7 @@ mod plan;
 mod scalar;
 pub mod sentinel;
 mod time;
-mod udf;
+pub mod udf;
 
 use std::collections::HashMap;
 

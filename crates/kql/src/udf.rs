@@ -75,8 +75,14 @@ fn udf(name: &'static str, args: Option<usize>, ret: DataType, fun: Fun) -> Arc<
 
 /// The functions by name, made once.
 pub fn get(name: &str) -> Arc<ScalarUDF> {
+    all().iter().find(|f| f.name() == name).cloned().unwrap_or_else(|| panic!("no KQL function {name}"))
+}
+
+/// Every function a KQL plan may name: a cluster's scheduler and executors register them all,
+/// since plans travel with the functions' names only.
+pub fn all() -> &'static [Arc<ScalarUDF>] {
     static ALL: OnceLock<Vec<Arc<ScalarUDF>>> = OnceLock::new();
-    let all = ALL.get_or_init(|| {
+    ALL.get_or_init(|| {
         let list_of = |t: DataType| DataType::List(Arc::new(Field::new("item", t, true)));
         vec![
             udf("kql_get", Some(2), DYNAMIC, get_path),
@@ -116,8 +122,7 @@ pub fn get(name: &str) -> Arc<ScalarUDF> {
             udf("kql_range", Some(3), DYNAMIC, range),
             udf("kql_range_time", Some(3), DYNAMIC, range_time),
         ]
-    });
-    all.iter().find(|f| f.name() == name).cloned().unwrap_or_else(|| panic!("no KQL function {name}"))
+    })
 }
 
 fn large(a: &ArrayRef) -> Result<LargeStringArray> {

@@ -39,6 +39,10 @@ pub struct KqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+    /// Run on the Ballista cluster whose scheduler is at this address (`sleuth cluster`)
+    /// instead of in this process. The executors must see the store at the same path.
+    #[arg(long, value_name = "df://HOST:PORT", requires = "store")]
+    cluster: Option<String>,
 }
 
 pub fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +55,7 @@ pub fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
         let (ctx, latest) = match &args.store {
             Some(path) => {
                 let store = Store::open(path)?;
-                let ctx = store.session().await?;
+                let ctx = super::session(&store, args.cluster.as_deref()).await?;
                 let latest = sleuth_kql::latest_event(&ctx).await?;
                 (ctx, latest)
             }

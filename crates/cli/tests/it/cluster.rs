@@ -1,5 +1,5 @@
-//! `sleuth cluster`: a Ballista scheduler and two executors as local processes run the hunt
-//! and SQL over the demo store, with the same output as this process's engine; the servers
+//! `sleuth cluster`: a Ballista scheduler and two executors as local processes run the hunt,
+//! SQL and KQL over the demo store, with the same output as this process's engine; the servers
 //! refuse addresses other machines can reach, and a client names a scheduler that is not there.
 
 use std::io::{BufRead, BufReader};
@@ -124,6 +124,24 @@ fn a_scheduler_and_two_executors_hunt_and_query_as_this_process_does() {
     let here = query(&[]);
     assert!(here.lines().count() > 50 && here.contains("hosting"), "{here}");
     assert_eq!(query(&["--cluster", &cluster.url]), here);
+
+    // KQL: a Sentinel view over the store, its dynamic columns read by KQL's own functions
+    // (kql_get, kql_tostring ...), which the executors must know by name.
+    let kql = "SigninLogs
+        | where ResultType != '0'
+        | extend City = tostring(LocationDetails.city), Os = tostring(DeviceDetail.operatingSystem)
+        | summarize failures = count(), cities = dcount(City), systems = make_set(Os) by UserPrincipalName
+        | order by failures desc, UserPrincipalName asc";
+    let kql_query = |extra: &[&str]| {
+        let mut args = vec!["kql", "--store", path(store), "--format", "csv", kql];
+        args.extend(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}\n{}", cluster.logs());
+        out
+    };
+    let here = kql_query(&[]);
+    assert!(here.lines().count() > 10, "{here}");
+    assert_eq!(kql_query(&["--cluster", &cluster.url]), here);
 }
 
 #[test]
@@ -142,6 +160,7 @@ fn cluster_servers_listen_on_loopback_only_and_clients_name_a_missing_scheduler(
     for args in [
         vec!["hunt", "--store", store, "--cluster", &nobody],
         vec!["sql", "--store", store, "--cluster", &nobody, "SELECT 1"],
+        vec!["kql", "--store", store, "--cluster", &nobody, "SigninLogs | take 1"],
     ] {
         let (code, _, err) = run(&args);
         assert_eq!(code, 2, "{args:?}");
