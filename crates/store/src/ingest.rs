@@ -13,6 +13,7 @@ use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use sleuth_ingest::{Record, Table};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -151,6 +152,10 @@ impl TableWriter {
         let path = self.dir.join(&name);
         let file = File::create(&path).map_err(|e| StoreError::io(&path, e))?;
         let props = WriterProperties::builder()
+            // Every value of these is different: a dictionary is built for each row group's
+            // first megabyte only to be given up.
+            .set_column_dictionary_enabled(ColumnPath::from("raw"), false)
+            .set_column_dictionary_enabled(ColumnPath::from("record_id"), false)
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_created_by(format!("sleuth {}", env!("CARGO_PKG_VERSION")))
