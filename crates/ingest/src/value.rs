@@ -121,21 +121,46 @@ impl<'a> Map<'a> {
         self.sorted.clear();
         if self.entries.len() <= LINEAR {
             if has_duplicates_linear(&self.entries) {
-                self.merge_duplicates();
+                self.merge_duplicates_linear();
             }
             return;
         }
         let mut sorted: Vec<u32> = (0..self.entries.len() as u32).collect();
+        // Stable: a name's positions stay in the order written.
         sorted.sort_by(|&a, &b| by_length(&self.entries[a as usize].0, &self.entries[b as usize].0));
         if sorted.windows(2).any(|w| self.entries[w[0] as usize].0 == self.entries[w[1] as usize].0) {
-            self.merge_duplicates();
+            self.merge_duplicates(&sorted);
             return self.index();
         }
         self.sorted = sorted;
     }
 
-    /// The slow path for a name written twice: the last value moves to the first place.
-    fn merge_duplicates(&mut self) {
+    /// A name written twice (or more) keeps its first place and gets its last value; the
+    /// others go. In one pass over the sorted positions: an object of a hundred thousand
+    /// members, some repeated (a hostile record within the record limit), costs a sort.
+    fn merge_duplicates(&mut self, sorted: &[u32]) {
+        let mut gone = vec![false; self.entries.len()];
+        let name = |i: &u32| &self.entries[*i as usize].0;
+        let mut moves = Vec::new();
+        for run in sorted.chunk_by(|a, b| name(a) == name(b)).filter(|run| run.len() > 1) {
+            let (first, last) = (run[0] as usize, run[run.len() - 1] as usize);
+            moves.push((first, last));
+            for &i in &run[1..] {
+                gone[i as usize] = true;
+            }
+        }
+        for (first, last) in moves {
+            self.entries[first].1 = std::mem::take(&mut self.entries[last].1);
+        }
+        let mut i = 0;
+        self.entries.retain(|_| {
+            i += 1;
+            !gone[i - 1]
+        });
+    }
+
+    /// The same for a short object, by comparing every pair.
+    fn merge_duplicates_linear(&mut self) {
         let mut kept: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(self.entries.len());
         for (name, value) in std::mem::take(&mut self.entries) {
             match kept.iter_mut().find(|(k, _)| *k == name) {
@@ -417,6 +442,19 @@ mod tests {
 
         let short = parse(r#"{"b":1,"a":2}"#).unwrap();
         assert_eq!(short.as_object().unwrap().get("a"), Some(&Value::Number(2.into())));
+    }
+
+    #[test]
+    fn a_huge_object_with_repeated_names_is_merged_in_one_pass() {
+        // 200,000 members, each name written twice: the last value wins at the first place.
+        let members: Vec<String> = (0..200_000).map(|i| format!("\"n{}\":{i}", i % 100_000)).collect();
+        let text = format!("{{{}}}", members.join(","));
+        let value = parse(&text).unwrap();
+        let map = value.as_object().unwrap();
+        assert_eq!(map.len(), 100_000);
+        assert_eq!(map.get("n5"), Some(&Value::Number(100_005.into())));
+        assert_eq!(map.keys().nth(5), Some("n5"));
+        assert_eq!(value.to_string(), theirs(&text));
     }
 
     #[test]
