@@ -114,16 +114,17 @@ fn a_scheduler_and_two_executors_hunt_and_query_as_this_process_does() {
                array_to_string(array_sort(array_agg(DISTINCT class)), ',') AS classes,
                array_to_string(array_sort(array_agg(DISTINCT agent)), ',') AS agents, count(DISTINCT country) AS countries
         FROM seen GROUP BY who ORDER BY who";
-    let query = |extra: &[&str]| {
-        let mut args = vec!["sql", "--store", path(store), "--format", "csv", sql];
+    // The CSV a query command prints, here or (with `--cluster`) there.
+    let query = |command: &str, text: &str, extra: &[&str]| {
+        let mut args = vec![command, "--store", path(store), "--format", "csv", text];
         args.extend(extra);
         let (code, out, err) = run(&args);
-        assert_eq!(code, 0, "{err}\n{}", cluster.logs());
+        assert_eq!(code, 0, "{args:?}\n{err}\n{}", cluster.logs());
         out
     };
-    let here = query(&[]);
+    let here = query("sql", sql, &[]);
     assert!(here.lines().count() > 50 && here.contains("hosting"), "{here}");
-    assert_eq!(query(&["--cluster", &cluster.url]), here);
+    assert_eq!(query("sql", sql, &["--cluster", &cluster.url]), here);
 
     // KQL: a Sentinel view over the store, its dynamic columns read by KQL's own functions
     // (kql_get, kql_tostring ...), which the executors must know by name.
@@ -132,16 +133,9 @@ fn a_scheduler_and_two_executors_hunt_and_query_as_this_process_does() {
         | extend City = tostring(LocationDetails.city), Os = tostring(DeviceDetail.operatingSystem)
         | summarize failures = count(), cities = dcount(City), systems = make_set(Os) by UserPrincipalName
         | order by failures desc, UserPrincipalName asc";
-    let kql_query = |extra: &[&str]| {
-        let mut args = vec!["kql", "--store", path(store), "--format", "csv", kql];
-        args.extend(extra);
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 0, "{err}\n{}", cluster.logs());
-        out
-    };
-    let here = kql_query(&[]);
+    let here = query("kql", kql, &[]);
     assert!(here.lines().count() > 10, "{here}");
-    assert_eq!(kql_query(&["--cluster", &cluster.url]), here);
+    assert_eq!(query("kql", kql, &["--cluster", &cluster.url]), here);
 }
 
 #[test]
