@@ -6,6 +6,7 @@
 mod csv;
 mod decode;
 mod json;
+mod parallel;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,7 +19,7 @@ pub use json::Position;
 use crate::limits::{Inflated, Limits};
 use crate::normalise::{Outcome, normalise};
 use crate::schema::{Record, Table};
-use crate::value::{Map, Value};
+use crate::value::Value;
 
 /// How many problems a report keeps in full; the counts are always complete.
 pub const MAX_PROBLEMS: usize = 20;
@@ -113,8 +114,10 @@ impl FileReport {
         }
     }
 
-    fn take(&mut self, object: Map, raw: &str, at: Position, sink: &mut dyn FnMut(Record)) {
-        match normalise(object, &self.name, raw) {
+    /// Counts what became of one framed item, and hands its records on.
+    fn count(&mut self, settled: Settled, sink: &mut dyn FnMut(Record)) {
+        let Settled(outcome, at) = settled;
+        match outcome {
             Outcome::Records(records) => {
                 for record in records {
                     if record.time().is_none() {
@@ -141,6 +144,25 @@ impl FileReport {
                 }
             }
         }
+    }
+}
+
+/// What one framed item came to, and where it was.
+pub(super) struct Settled(Outcome, Position);
+
+/// Parses and normalises one framed item: the work that may run on any thread.
+pub(super) fn settle(item: Item, source_file: &str) -> Settled {
+    match item {
+        Item::Record(text, at) => match crate::value::parse(text) {
+            Ok(Value::Object(object)) => Settled(normalise(object, source_file, text), at),
+            Ok(_) => Settled(Outcome::Invalid("a JSON value that is not an object".into()), at),
+            Err(e) => Settled(Outcome::Invalid(format!("invalid JSON: {e}")), at),
+        },
+        Item::Row(object, at) => {
+            let raw = serde_json::to_string(&object).unwrap_or_default();
+            Settled(normalise(object, source_file, &raw), at)
+        }
+        Item::Bad(reason, at) => Settled(Outcome::Invalid(reason), at),
     }
 }
 
@@ -210,7 +232,8 @@ pub fn read_path(path: &Path, limits: &Limits, sink: &mut dyn FnMut(Record)) -> 
         return vec![unreadable(name, e.to_string())];
     }
     if !is_zip {
-        return vec![read_stream(&name, file, limits, sink)];
+        let helpers = helpers_for(file.metadata().map_or(0, |m| m.len()));
+        return vec![read_stream_with(&name, file, limits, helpers, parallel::CHUNK_ITEMS, sink)];
     }
     let mut archive = match zip::ZipArchive::new(file) {
         Ok(a) => a,
@@ -223,9 +246,10 @@ pub fn read_path(path: &Path, limits: &Limits, sink: &mut dyn FnMut(Record)) -> 
             Ok(member) => {
                 // The member's name is only a label: nothing is ever written from an archive.
                 let member_name = format!("{name}!{}", member.name());
+                let helpers = helpers_for(member.size());
                 let compressed = std::rc::Rc::new(std::cell::Cell::new(member.compressed_size()));
                 let member = Inflated::new(member, "zip member", compressed, *limits);
-                reports.push(read_stream(&member_name, member, limits, sink));
+                reports.push(read_stream_with(&member_name, member, limits, helpers, parallel::CHUNK_ITEMS, sink));
             }
             Err(e) => reports.push(unreadable(format!("{name}!#{i}"), format!("unreadable zip member: {e}"))),
         }
@@ -240,6 +264,33 @@ fn unreadable(name: String, error: String) -> FileReport {
 /// Reads one stream of any supported format and encoding, within `limits`. `name` is used in
 /// reports and stamped on every record as its source file.
 pub fn read_stream(name: &str, reader: impl Read, limits: &Limits, sink: &mut dyn FnMut(Record)) -> FileReport {
+    read_stream_with(name, reader, limits, 0, parallel::CHUNK_ITEMS, sink)
+}
+
+/// Files at least this large (on disk, or a zip member's size) are parsed and normalised on
+/// helper threads besides their own: a Log Analytics export is often one large file.
+const PARALLEL_BYTES: u64 = 32 << 20;
+
+/// Helper threads for a file of `bytes`: one per core (the file's own thread mostly waits for
+/// them), at most four, none for small files (their own thread is enough when files come in
+/// numbers).
+fn helpers_for(bytes: u64) -> usize {
+    if bytes < PARALLEL_BYTES {
+        return 0;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+}
+
+/// [`read_stream`] with `helpers` threads parsing and normalising what this one frames, in
+/// chunks of `chunk_items`.
+fn read_stream_with(
+    name: &str,
+    reader: impl Read,
+    limits: &Limits,
+    helpers: usize,
+    chunk_items: usize,
+    sink: &mut dyn FnMut(Record),
+) -> FileReport {
     let mut report = FileReport::new(name.to_string());
     let (mut text, encoding) = match decode::text(reader, limits) {
         Ok(t) => t,
@@ -259,30 +310,15 @@ pub fn read_stream(name: &str, reader: impl Read, limits: &Limits, sink: &mut dy
     }
     let format = if first == b'{' || first == b'[' || garbage_before_json(&head) { Format::Json } else { Format::Csv };
     report.format = Some(format);
-    let mut handle = |item: Item| match item {
-        Item::Record(text, at) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(object)) => report.take(object, text, at, sink),
-            Ok(_) => {
-                report.invalid += 1;
-                report.problem(at, "a JSON value that is not an object".into());
-            }
-            Err(e) => {
-                report.invalid += 1;
-                report.problem(at, format!("invalid JSON: {e}"));
-            }
-        },
-        Item::Row(object, at) => {
-            let raw = serde_json::to_string(&object).unwrap_or_default();
-            report.take(object, &raw, at, sink);
-        }
-        Item::Bad(reason, at) => {
-            report.invalid += 1;
-            report.problem(at, reason);
-        }
+    let frame = |handle: &mut dyn FnMut(Item)| match format {
+        Format::Json => json::read(text, limits, handle),
+        Format::Csv => csv::read(text, limits, handle),
     };
-    let result = match format {
-        Format::Json => json::read(text, limits, &mut handle),
-        Format::Csv => csv::read(text, limits, &mut handle),
+    let mut count = |settled| report.count(settled, sink);
+    let result = if helpers == 0 {
+        frame(&mut |item| count(settle(item, name)))
+    } else {
+        parallel::run(helpers, chunk_items, name, frame, &mut count)
     };
     match result {
         Err(e) if e == csv::NOT_CSV => {
@@ -340,6 +376,40 @@ mod tests {
             let report = read_stream("x.json", nothing, &Limits::default(), &mut |_| {});
             assert_ne!(report.status(), FileStatus::Ok, "{}", String::from_utf8_lossy(nothing));
         }
+    }
+
+    /// A file read with helper threads gives the records and the report one thread gives, in
+    /// the same order: every fuzz seed (JSON pages, JSON lines, query responses, CSV, UAL) whole
+    /// and with damaged bytes, in chunks of one, two and five items so that many are in flight.
+    #[test]
+    fn helpers_change_nothing_but_the_threads() {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&seeds).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        let limits = Limits { max_record_bytes: 4096, max_field_bytes: 1024, ..Limits::default() };
+        let read = |bytes: &[u8], helpers: usize, chunk: usize| {
+            let mut records = Vec::new();
+            let report = read_stream_with("seed", bytes, &limits, helpers, chunk, &mut |r| records.push(r));
+            (format!("{report:?}"), records)
+        };
+        let mut compared = 0;
+        for path in names {
+            let bytes = std::fs::read(&path).unwrap();
+            let mut inputs = vec![bytes.clone()];
+            for at in (0..bytes.len()).step_by(bytes.len() / 7 + 1) {
+                let mut damaged = bytes.clone();
+                damaged[at] = b'}';
+                inputs.push(damaged);
+            }
+            for input in inputs {
+                let alone = read(&input, 0, 256);
+                compared += alone.1.len();
+                for (helpers, chunk) in [(1, 1), (2, 2), (3, 5)] {
+                    assert!(read(&input, helpers, chunk) == alone, "{} with {helpers} helpers", path.display());
+                }
+            }
+        }
+        assert!(compared > 100, "the seeds hold records: {compared}");
     }
 
     /// Every cut and every damaged byte of real-format exports (the fuzz seeds): no panic,
