@@ -132,18 +132,24 @@ impl Line {
         while let Ok((seq, settled)) = self.results.try_recv() {
             self.waiting.insert(seq, settled);
         }
+        self.count_ready(count);
+    }
+
+    /// Counts the chunks whose turn has come; whether there was one.
+    fn count_ready(&mut self, count: &mut dyn FnMut(Settled)) -> bool {
+        let before = self.next;
         while let Some(settled) = self.waiting.remove(&self.next) {
             settled.into_iter().for_each(&mut *count);
             self.next += 1;
         }
+        self.next > before
     }
 
-    /// Waits for the next chunk in order and counts it; false when no helper is left.
+    /// Waits for the next chunk in order and counts it (and any ready after it); false when
+    /// no helper is left.
     fn take_next(&mut self, count: &mut dyn FnMut(Settled)) -> bool {
         loop {
-            if let Some(settled) = self.waiting.remove(&self.next) {
-                settled.into_iter().for_each(&mut *count);
-                self.next += 1;
+            if self.count_ready(count) {
                 return true;
             }
             match self.results.recv() {
