@@ -17,7 +17,8 @@
 //!   same arguments. A log's own ASN, when given, wins over the database's.
 //! - the window function `count_same_before(key, time, reach, gap) OVER (PARTITION BY ...
 //!   ORDER BY time)`: how many earlier rows of the partition had the same key from `reach` to
-//!   `gap` before (`window.rs`), the baseline counts of one account's history in one sort.
+//!   `gap` before (`window.rs`), the baseline counts of one account's history in one sort;
+//!   `sum_same_before(time, reach, gap, key, ...)`, the sum of those counts over several keys.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -70,7 +71,7 @@ pub fn all(intel: &Arc<SharedIntel>) -> Functions {
     ];
     scalar
         .extend(IpField::ALL.into_iter().map(|field| ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone()))));
-    Functions { scalar, window: vec![crate::window::count_same_before()] }
+    Functions { scalar, window: vec![crate::window::count_same_before(), crate::window::sum_same_before()] }
 }
 
 /// The text of a string column of any Arrow string type, one `Option<&str>` per row.

@@ -1,52 +1,94 @@
 //! `count_same_before(key, time, reach, gap) OVER (PARTITION BY ... ORDER BY time)`: how many
 //! earlier rows of the row's window partition have the same key, at times from `reach` up to
 //! (not including) `gap` before the row's own: rows with `time - reach <= t < time - gap`.
+//! `sum_same_before(time, reach, gap, key1, key2, ...)`: the sum of `count_same_before` over the
+//! keys, 0 exactly when every key is new to that window.
 //!
 //! A baseline question ("had this account signed in from this network in the 30 days before,
 //! leaving out the last hour?") is one of these per key over the account's sign-ins in time
 //! order. In SQL it is a `count(*)` window partitioned by account *and* key, one sort of every
 //! row per key; this is one sort for all keys, a walk of each account's rows with the counts of
 //! the keys in the sliding window. Over 9.7 M successes, six baseline counts went from six sorts
-//! (38 s, 4.7 GB) to one (BENCHMARKS.md "Hunt").
+//! (38 s, 4.7 GB) to one (BENCHMARKS.md "Hunt"). DataFusion evaluates a window function row by
+//! row, once per function in the query, which costs more than the walk itself: "is each of these
+//! new" is one `sum_same_before` rather than one `count_same_before` per key (aitm-residential-
+//! replay's window over 9.7 M successes: 11.4 s of CPU as six counts hashed with SipHash, 6.2 s
+//! as three functions hashed with foldhash).
 //!
 //! The rows of a partition must come in time order (`ORDER BY time`, the same column); a row
-//! out of order is an error, not a wrong count. A NULL key equals nothing (the count is 0); a
+//! out of order is an error, not a wrong count. A NULL key equals nothing (its count is 0); a
 //! NULL time gives NULL and takes no part. Keys of any type are compared by value (Arrow's
 //! row format). `reach` and `gap` are intervals of days and smaller units (not months: their
 //! length varies), `reach >= gap`.
 //!
 //! Memory: a partition's rows are kept until it ends (the frame reaches back `reach`, which a
 //! fixed frame cannot say here), so it is bounded by the longest partition, one account's
-//! history, not by the table.
+//! history, not by the table. The counts live in hash maps whose hasher is seeded per process
+//! (keys are log text an attacker chooses).
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use datafusion::common::{ScalarValue, exec_err, plan_err};
+use datafusion::common::{HashMap, ScalarValue, exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
+use datafusion::logical_expr::{PartitionEvaluator, Signature, TypeSignature, Volatility, WindowUDF, WindowUDFImpl};
 
 pub const NAME: &str = "count_same_before";
+pub const SUM_NAME: &str = "sum_same_before";
 
-/// The window function, for a session's registry.
+/// `count_same_before(key, time, reach, gap)`, for a session's registry.
 pub fn count_same_before() -> WindowUDF {
-    WindowUDF::new_from_impl(CountSameBefore { signature: Signature::any(4, Volatility::Immutable) })
+    let layout = Layout { time: 1, reach: 2, gap: 3, keys: 0..1 };
+    WindowUDF::new_from_impl(SameBefore {
+        name: NAME,
+        usage: "(key, time, reach, gap)",
+        layout,
+        signature: Signature::any(4, Volatility::Immutable),
+    })
+}
+
+/// `sum_same_before(time, reach, gap, key [, key ...])`, for a session's registry.
+pub fn sum_same_before() -> WindowUDF {
+    let layout = Layout { time: 0, reach: 1, gap: 2, keys: 3..usize::MAX };
+    WindowUDF::new_from_impl(SameBefore {
+        name: SUM_NAME,
+        usage: "(time, reach, gap, key [, key ...])",
+        layout,
+        signature: Signature::new(TypeSignature::VariadicAny, Volatility::Immutable),
+    })
+}
+
+/// Which arguments are the time, the bounds and the keys (`keys` ends at the last argument).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Layout {
+    time: usize,
+    reach: usize,
+    gap: usize,
+    keys: Range<usize>,
+}
+
+impl Layout {
+    fn keys(&self, arguments: usize) -> Range<usize> {
+        self.keys.start..self.keys.end.min(arguments)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct CountSameBefore {
+struct SameBefore {
+    name: &'static str,
+    usage: &'static str,
+    layout: Layout,
     signature: Signature,
 }
 
-impl WindowUDFImpl for CountSameBefore {
+impl WindowUDFImpl for SameBefore {
     fn name(&self) -> &str {
-        NAME
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -54,63 +96,119 @@ impl WindowUDFImpl for CountSameBefore {
     }
 
     fn partition_evaluator(&self, _args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(Walk::default()))
+        Ok(Box::new(Walk::new(self.name, self.layout.clone())))
     }
 
     fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        let (name, usage, layout) = (self.name, self.usage, &self.layout);
         let types: Vec<&DataType> = args.input_fields().iter().map(|f| f.data_type()).collect();
-        if !matches!(types[1], DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 | DataType::Null) {
-            return plan_err!("{NAME}(key, time, reach, gap): time is {}, not a timestamp", types[1]);
+        if types.len() <= layout.keys.start {
+            return plan_err!("{name}{usage}: {} arguments", types.len());
         }
-        for (name, t) in [("reach", types[2]), ("gap", types[3])] {
+        let time = types[layout.time];
+        if !matches!(time, DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 | DataType::Null) {
+            return plan_err!("{name}{usage}: time is {time}, not a timestamp");
+        }
+        for (what, t) in [("reach", types[layout.reach]), ("gap", types[layout.gap])] {
             if !matches!(t, DataType::Interval(_) | DataType::Duration(_)) {
-                return plan_err!("{NAME}(key, time, reach, gap): {name} is {t}, not an interval (INTERVAL '30 days')");
+                return plan_err!("{name}{usage}: {what} is {t}, not an interval (INTERVAL '30 days')");
             }
         }
         Ok(Arc::new(Field::new(args.name(), DataType::Int64, true)))
     }
 }
 
-/// One partition's walk: rows `window` (indices into the partition) are those counted for the
-/// current row, `counts` their keys' counts.
-#[derive(Debug, Default)]
-struct Walk {
-    converter: Option<RowConverter>,
-    keys: Option<Rows>,
+/// One key's rows in the row format and the counts of those in the window.
+#[derive(Debug)]
+struct Key {
+    converter: RowConverter,
+    rows: Rows,
     valid: Vec<bool>,
+    counts: HashMap<Vec<u8>, u64>,
+}
+
+impl Key {
+    fn new(data_type: &DataType) -> Result<Self> {
+        let converter = RowConverter::new(vec![SortField::new(data_type.clone())])?;
+        let rows = converter.empty_rows(0, 0);
+        Ok(Key { converter, rows, valid: Vec::new(), counts: HashMap::default() })
+    }
+
+    fn append(&mut self, values: &ArrayRef) -> Result<()> {
+        self.converter.append(&mut self.rows, std::slice::from_ref(values))?;
+        match values.logical_nulls() {
+            Some(nulls) => self.valid.extend(nulls.iter()),
+            None => self.valid.extend(std::iter::repeat_n(true, values.len())),
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self, row: usize) {
+        if self.valid[row] {
+            *self.counts.entry_ref(self.rows.row(row).as_ref()).or_insert(0) += 1;
+        }
+    }
+
+    fn leave(&mut self, row: usize) {
+        if !self.valid[row] {
+            return;
+        }
+        let key = self.rows.row(row);
+        if let Some(count) = self.counts.get_mut(key.as_ref()) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(key.as_ref());
+            }
+        }
+    }
+
+    fn count(&self, row: usize) -> u64 {
+        if !self.valid[row] {
+            return 0;
+        }
+        self.counts.get(self.rows.row(row).as_ref()).copied().unwrap_or(0)
+    }
+}
+
+/// One partition's walk: rows `window` (indices into the partition) are those counted for the
+/// current row, each key's `counts` their keys' counts.
+#[derive(Debug)]
+struct Walk {
+    name: &'static str,
+    layout: Layout,
+    keys: Vec<Key>,
     times: Vec<Option<i64>>,
     bounds: Option<(i64, i64)>,
     window: Range<usize>,
-    counts: HashMap<Vec<u8>, u64>,
     last_time: Option<i64>,
     next_row: usize,
 }
 
 impl Walk {
+    fn new(name: &'static str, layout: Layout) -> Self {
+        let (keys, times, window) = (Vec::new(), Vec::new(), 0..0);
+        Walk { name, layout, keys, times, bounds: None, window, last_time: None, next_row: 0 }
+    }
+
     /// Brings the converted keys and times up to `values` (the partition so far: DataFusion
     /// hands over the whole partition each time more of it arrives); only the rows not seen
     /// yet are converted, so one account's long history costs its length, not its square.
     fn load(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let layout = &self.layout;
         if self.bounds.is_none() {
-            self.bounds = Some(bounds(values)?);
+            self.bounds = Some(bounds(self.name, &values[layout.reach], &values[layout.gap])?);
+            for key in layout.keys(values.len()) {
+                self.keys.push(Key::new(values[key].data_type())?);
+            }
         }
-        let (seen, rows) = (self.times.len(), values[0].len());
+        let (seen, rows) = (self.times.len(), values[layout.time].len());
         if seen == rows {
             return Ok(());
         }
-        let (key, time) = (values[0].slice(seen, rows - seen), values[1].slice(seen, rows - seen));
-        let keys = match &mut self.keys {
-            Some(keys) => keys,
-            None => {
-                self.converter = Some(RowConverter::new(vec![SortField::new(key.data_type().clone())])?);
-                self.keys.insert(self.converter.as_ref().expect("made").empty_rows(rows, 0))
-            }
-        };
-        self.converter.as_ref().expect("made with the rows").append(keys, std::slice::from_ref(&key))?;
-        match key.logical_nulls() {
-            Some(nulls) => self.valid.extend(nulls.iter()),
-            None => self.valid.extend(std::iter::repeat_n(true, key.len())),
+        for (key, index) in self.keys.iter_mut().zip(layout.keys(values.len())) {
+            key.append(&values[index].slice(seen, rows - seen))?;
         }
+        let time = values[layout.time].slice(seen, rows - seen);
         let micros = cast(&time, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
         self.times.extend(micros.as_primitive::<TimestampMicrosecondType>().iter());
         Ok(())
@@ -122,47 +220,34 @@ impl Walk {
         self.next_row += 1;
         let Some(time) = self.times[row] else { return Ok(None) };
         if self.last_time.is_some_and(|last| time < last) {
-            return exec_err!("{NAME} needs its window ordered by the time it is given (ORDER BY that time)");
+            return exec_err!("{} needs its window ordered by the time it is given (ORDER BY that time)", self.name);
         }
         self.last_time = Some(time);
         let (reach, gap) = self.bounds.expect("loaded");
         let (from, until) = (time.saturating_sub(reach), time.saturating_sub(gap));
         // Rows enter the window once `gap` old and leave it when more than `reach` old; both
         // ends only move forward, as the times do. A row enters before it can leave, so every
-        // row between the ends was counted (rows without a time or key never are).
-        let keys = self.keys.as_ref().expect("loaded");
-        let counted = |row: usize| (self.valid[row] && self.times[row].is_some()).then(|| keys.row(row));
+        // row between the ends was counted (rows without a time never are).
         while self.window.end < row && self.times[self.window.end].is_none_or(|t| t < until) {
-            if let Some(key) = counted(self.window.end) {
-                match self.counts.get_mut(key.as_ref()) {
-                    Some(count) => *count += 1,
-                    None => _ = self.counts.insert(key.as_ref().to_vec(), 1),
-                }
+            if self.times[self.window.end].is_some() {
+                self.keys.iter_mut().for_each(|key| key.enter(self.window.end));
             }
             self.window.end += 1;
         }
         while self.window.start < self.window.end && self.times[self.window.start].is_none_or(|t| t < from) {
-            if let Some(key) = counted(self.window.start)
-                && let Some(count) = self.counts.get_mut(key.as_ref())
-            {
-                *count -= 1;
-                if *count == 0 {
-                    self.counts.remove(key.as_ref());
-                }
+            if self.times[self.window.start].is_some() {
+                self.keys.iter_mut().for_each(|key| key.leave(self.window.start));
             }
             self.window.start += 1;
         }
-        if !self.valid[row] {
-            return Ok(Some(0));
-        }
-        Ok(Some(self.counts.get(keys.row(row).as_ref()).map_or(0, |&c| c as i64)))
+        Ok(Some(self.keys.iter().map(|key| key.count(row)).sum::<u64>() as i64))
     }
 }
 
 impl PartitionEvaluator for Walk {
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
         self.load(values)?;
-        let counts = (0..num_rows).map(|_| self.next()).collect::<Result<Int64Array>>()?;
+        let counts = (0..num_rows).map(|_| self.next()).collect::<Result<datafusion::arrow::array::Int64Array>>()?;
         Ok(Arc::new(counts))
     }
 
@@ -170,7 +255,7 @@ impl PartitionEvaluator for Walk {
     fn evaluate(&mut self, values: &[ArrayRef], range: &Range<usize>) -> Result<ScalarValue> {
         self.load(values)?;
         if range.end != self.next_row + 1 {
-            return exec_err!("{NAME}: row {} asked after row {}", range.end - 1, self.next_row);
+            return exec_err!("{}: row {} asked after row {}", self.name, range.end - 1, self.next_row);
         }
         Ok(ScalarValue::Int64(self.next()?))
     }
@@ -190,11 +275,11 @@ impl PartitionEvaluator for Walk {
     }
 }
 
-/// `reach` and `gap` in microseconds, from the constant third and fourth arguments.
-fn bounds(values: &[ArrayRef]) -> Result<(i64, i64)> {
-    let micros = |array: &ArrayRef, name: &str| -> Result<i64> {
+/// `reach` and `gap` in microseconds, from their constant arguments.
+fn bounds(name: &str, reach: &ArrayRef, gap: &ArrayRef) -> Result<(i64, i64)> {
+    let micros = |array: &ArrayRef, what: &str| -> Result<i64> {
         if array.is_empty() || array.is_null(0) {
-            return exec_err!("{NAME}: {name} is NULL");
+            return exec_err!("{name}: {what} is NULL");
         }
         match ScalarValue::try_from_array(array, 0)? {
             ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
@@ -207,12 +292,12 @@ fn bounds(values: &[ArrayRef]) -> Result<(i64, i64)> {
             ScalarValue::DurationMillisecond(Some(v)) => Ok(v * 1_000),
             ScalarValue::DurationMicrosecond(Some(v)) => Ok(v),
             ScalarValue::DurationNanosecond(Some(v)) => Ok(v / 1_000),
-            other => exec_err!("{NAME}: {name} must be an interval of days or less, not {other}"),
+            other => exec_err!("{name}: {what} must be an interval of days or less, not {other}"),
         }
     };
-    let (reach, gap) = (micros(&values[2], "reach")?, micros(&values[3], "gap")?);
+    let (reach, gap) = (micros(reach, "reach")?, micros(gap, "gap")?);
     if reach < gap || gap < 0 {
-        return exec_err!("{NAME}: reach must be at least gap, both positive");
+        return exec_err!("{name}: reach must be at least gap, both positive");
     }
     Ok((reach, gap))
 }
@@ -255,6 +340,7 @@ mod tests {
         let config = SessionConfig::new().with_batch_size(batch_size).with_target_partitions(3);
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udwf(count_same_before());
+        ctx.register_udwf(sum_same_before());
         ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![batches]).unwrap())).unwrap();
         ctx
     }
@@ -333,7 +419,9 @@ mod tests {
                 let sql = format!(
                     "SELECT CASE WHEN key IS NULL THEN 0 ELSE {reference} END AS expected,
                             count_same_before(key, time, INTERVAL '30 days', INTERVAL '1 hour') OVER (PARTITION BY user ORDER BY time) AS by_text,
-                            count_same_before(number, time, INTERVAL '720 hours', INTERVAL '3600 seconds') OVER (PARTITION BY user ORDER BY time) AS by_number
+                            count_same_before(number, time, INTERVAL '720 hours', INTERVAL '3600 seconds') OVER (PARTITION BY user ORDER BY time) AS by_number,
+                            sum_same_before(time, INTERVAL '30 days', INTERVAL '1 hour', key, number, NULL) OVER (PARTITION BY user ORDER BY time) AS summed,
+                            sum_same_before(time, INTERVAL '30 days', INTERVAL '1 hour', key) OVER (PARTITION BY user ORDER BY time) AS one_key
                             {extra}
                      FROM t ORDER BY user, time, key, expected"
                 );
@@ -343,6 +431,11 @@ mod tests {
                 assert!(expected.iter().any(|n| n.unwrap() > 3), "the data has histories to count");
                 assert_eq!(column(&batches, "by_text"), expected, "batch size {batch_size} {extra}");
                 assert_eq!(column(&batches, "by_number"), expected, "batch size {batch_size} {extra}");
+                assert_eq!(column(&batches, "one_key"), expected, "batch size {batch_size} {extra}");
+                // key and number (its length) are NULL together, so each row's sum is twice
+                // its count; a NULL key adds nothing.
+                let doubled: Vec<_> = expected.iter().map(|n| n.map(|n| 2 * n)).collect();
+                assert_eq!(column(&batches, "summed"), doubled, "batch size {batch_size} {extra}");
             }
         }
     }
@@ -362,5 +455,13 @@ mod tests {
                     OVER (PARTITION BY user ORDER BY time) FROM t";
         let error = query(&ctx, text).unwrap_err().to_string();
         assert!(error.contains("not a timestamp"), "{error}");
+        let keyless = "SELECT sum_same_before(time, INTERVAL '1 day', INTERVAL '1 hour')
+                       OVER (PARTITION BY user ORDER BY time) FROM t";
+        let error = query(&ctx, keyless).unwrap_err().to_string();
+        assert!(error.contains("sum_same_before(time, reach, gap, key [, key ...]): 3 arguments"), "{error}");
+        let late = "SELECT sum_same_before(time, INTERVAL '1 day', INTERVAL '1 hour', key)
+                    OVER (PARTITION BY user ORDER BY time DESC) FROM t";
+        let error = query(&ctx, late).unwrap_err().to_string();
+        assert!(error.contains("sum_same_before needs its window ordered"), "{error}");
     }
 }
