@@ -128,8 +128,10 @@ pub const MIN_PEERS: usize = 3;
 async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
     let u = literal(user);
     let Bounds { start, from, .. } = bounds;
+    // Sign-ins' accounts are lower-cased at ingest: `lower()` here cost a string per row over
+    // an office egress's millions.
     let baseline =
-        format!("s.time >= {from} AND s.time < {start} AND s.result_type = 0 AND lower(s.user_principal_name) <> {u}");
+        format!("s.time >= {from} AND s.time < {start} AND s.result_type = 0 AND s.user_principal_name <> {u}");
     // The directory's peer groups first (a directory export in the store), then the site, then
     // the applications: the first with enough peers is the account's peer group.
     let me = format!(
@@ -141,7 +143,7 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
              WHERE phase = 'baseline' AND succeeded AND {column} IS NOT NULL ORDER BY 1"
         )
     };
-    let (sites, apps) = (in_list(ctx, &own("ip_address")).await?, in_list(ctx, &own("app_id")).await?);
+    let apps = in_list(ctx, &own("app_id")).await?;
     let groups = [
         format!(
             "SELECT DISTINCT d.user_principal_name AS who, concat('accounts of the same department (', me.department, ')') AS basis
@@ -154,11 +156,11 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
              WHERE coalesce(me.manager, '') <> '' AND d.user_principal_name <> {u}"
         ),
         format!(
-            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that signed in from the same site addresses in the baseline' AS basis
-             FROM signins s WHERE s.ip_address IN ({sites}) AND {baseline}"
+            "SELECT DISTINCT who, 'accounts that signed in from the same site addresses in the baseline' AS basis
+             FROM subject_address_accounts WHERE site AND signed_in_baseline AND who <> {u}"
         ),
         format!(
-            "SELECT DISTINCT lower(s.user_principal_name) AS who, 'accounts that used the same applications in the baseline' AS basis
+            "SELECT DISTINCT s.user_principal_name AS who, 'accounts that used the same applications in the baseline' AS basis
              FROM signins s WHERE s.app_id IN ({apps}) AND {baseline}"
         ),
     ];
@@ -184,10 +186,10 @@ async fn peers(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), 
         (in_list(ctx, &new_ones("country")).await?, in_list(ctx, &new_ones("application")).await?);
     let usage = format!(
         "WITH used AS (
-           SELECT DISTINCT 'country' AS what, s.country AS value, lower(s.user_principal_name) AS who
+           SELECT DISTINCT 'country' AS what, s.country AS value, s.user_principal_name AS who
            FROM signins s WHERE s.country IN ({countries}) AND {baseline}
            UNION ALL
-           SELECT DISTINCT 'application', s.app_id, lower(s.user_principal_name)
+           SELECT DISTINCT 'application', s.app_id, s.user_principal_name
            FROM signins s WHERE s.app_id IN ({applications}) AND {baseline}),
          peers_used AS (SELECT u.what, u.value, u.who FROM subject_peers p JOIN used u ON u.who = p.who)
          SELECT n.what, n.value, n.name, count(DISTINCT pu.who) AS peers_there, CAST({found} AS BIGINT) AS peers,
@@ -210,13 +212,18 @@ pub const SSPR_HISTORY_DAYS: i64 = 90;
 async fn sspr_history(ctx: &SessionContext, user: &str, bounds: &Bounds) -> Result<(), InvestigateError> {
     let u = literal(user);
     let Bounds { start, end, .. } = bounds;
+    // The resets first, in one scan of the audits: a `WITH` is planned into every query that
+    // names it, and the counts below name it five times.
+    let resets = format!(
+        "SELECT time, lower(coalesce(target_upn, user_principal_name, initiated_by_upn)) AS who, activity
+         FROM audits
+         WHERE time >= {start} - INTERVAL '{SSPR_HISTORY_DAYS} days' AND time <= {end}
+           AND (activity ILIKE 'Reset password (self-service)%' OR activity ILIKE 'Unlock user account (self-service)%'
+                OR activity ILIKE 'Self-service password reset%' AND activity NOT ILIKE '%flow activity progress%')"
+    );
+    materialise(ctx, "subject_resets", &resets).await?;
     let sql = format!(
-        "WITH resets AS (
-           SELECT time, lower(coalesce(target_upn, user_principal_name, initiated_by_upn)) AS who, activity
-           FROM audits
-           WHERE time >= {start} - INTERVAL '{SSPR_HISTORY_DAYS} days' AND time <= {end}
-             AND (activity ILIKE 'Reset password (self-service)%' OR activity ILIKE 'Unlock user account (self-service)%'
-                  OR activity ILIKE 'Self-service password reset%' AND activity NOT ILIKE '%flow activity progress%')),
+        "WITH resets AS (SELECT * FROM subject_resets),
          held AS (SELECT min(time) AS first FROM audits)
          SELECT
            (SELECT count(*) FROM resets WHERE who = {u} AND time >= {start}) AS user_window,
@@ -313,7 +320,8 @@ async fn place_window(
 }
 
 /// The account's sign-ins over the whole span with their phase (`subject_scope`), and who
-/// else used the addresses of the window (`subject_ip_users`, `subject_org_ips`).
+/// else used the addresses of the window and the account's baseline sites
+/// (`subject_address_accounts`, `subject_ip_users`, `subject_org_ips`).
 async fn scope(ctx: &SessionContext, user: &str, bounds: &Bounds, counts: &mut Counts) -> Result<(), InvestigateError> {
     let u = literal(user);
     let Bounds { start, from, until, phase, .. } = bounds;
@@ -334,14 +342,36 @@ async fn scope(ctx: &SessionContext, user: &str, bounds: &Bounds, counts: &mut C
         ),
     )
     .await?;
+    // The account's own sites: the addresses of its successful sign-ins in the baseline, where
+    // its peers sign in too (`peers`).
+    let sites = in_list(
+        ctx,
+        "SELECT DISTINCT ip_address FROM subject_scope
+         WHERE phase = 'baseline' AND result_type = 0 AND ip_address IS NOT NULL ORDER BY 1",
+    )
+    .await?;
+    // One scan for both: each address's accounts, what they got, and whether they signed in
+    // there in the baseline (`subject_address_accounts`). An office egress has millions of
+    // sign-ins and thousands of accounts; the lists below hash the pairs, not the sign-ins.
+    materialise(
+        ctx,
+        "subject_address_accounts",
+        &format!(
+            "SELECT ip_address, user_principal_name AS who, bool_or(result_type = 0) AS signed_in,
+               bool_or(result_type = 0 AND time >= {from} AND time < {start}) AS signed_in_baseline,
+               count(*) AS sign_ins, ip_address IN ({addresses}) AS nearby, ip_address IN ({sites}) AS site
+             FROM signins WHERE ip_address IN ({addresses}) OR ip_address IN ({sites})
+             GROUP BY ip_address, user_principal_name"
+        ),
+    )
+    .await?;
     let neighbours = format!(
-        "SELECT ip_address, count(DISTINCT user_principal_name) AS users,
-           count(DISTINCT CASE WHEN result_type = 0 THEN user_principal_name END) AS users_signed_in,
-           array_agg(DISTINCT CASE WHEN user_principal_name <> {u} THEN user_principal_name END) AS other_users,
-           array_agg(DISTINCT CASE WHEN user_principal_name <> {u} AND result_type = 0 THEN user_principal_name END) AS others_signed_in,
-           count(*) AS sign_ins
-         FROM signins
-         WHERE ip_address IN ({addresses})
+        "SELECT ip_address, count(who) AS users,
+           count(CASE WHEN signed_in THEN who END) AS users_signed_in,
+           array_agg(DISTINCT CASE WHEN who <> {u} THEN who END) AS other_users,
+           array_agg(DISTINCT CASE WHEN who <> {u} AND signed_in THEN who END) AS others_signed_in,
+           sum(sign_ins) AS sign_ins
+         FROM subject_address_accounts WHERE nearby
          GROUP BY ip_address ORDER BY ip_address"
     );
     counts.insert(

@@ -14,7 +14,7 @@ use crate::ask::{Answer, Pivot};
 use crate::gather::Counts;
 use crate::response::{Action, Escalation, FalsePositiveCheck};
 use crate::runbook::{Confidence, Runbook, Technique};
-use crate::sql::{in_list, literal, texts};
+use crate::sql::{count, in_list, literal, texts};
 use crate::subject::Subject;
 use crate::time::stamp;
 use crate::verdict::{Decision, Verdict};
@@ -257,24 +257,34 @@ async fn cited_records(
     }
     let ids = ids.iter().map(|id| literal(id)).collect::<Vec<_>>().join(", ");
     let mut parts = Vec::new();
-    for (subject_table, table) in SOURCES {
+    for (subject_table, table, key) in SOURCES {
         // A workload's investigation has tables a person's has not, and the other way round.
         if !ctx.table_exist(subject_table)? {
             continue;
         }
         let cited = format!("FROM {subject_table} WHERE record_id IN ({ids})");
-        // The cited rows' times, then their ids, as literals: the scan compares the times (a
-        // number) first, and decodes the ids, then `raw`, only for the rows they match.
+        // The scan compares the cited rows' account (text with a dictionary: cheap), then their
+        // times (a number), and decodes the ids, then `raw`, only for the rows these match:
+        // each a list of literals taken from the cited rows themselves. Times alone matched
+        // ten times the cited rows (sign-ins share seconds) across every row group.
+        let mut filters = Vec::new();
+        let keyed = ctx.table(subject_table).await?.schema().has_column_with_unqualified_name(key)
+            && count(ctx, &format!("SELECT count(*) {cited} AND {key} IS NULL")).await? == 0;
+        if keyed {
+            let owners = in_list(ctx, &format!("SELECT DISTINCT {key} {cited} ORDER BY 1")).await?;
+            filters.push(format!("{key} IN ({owners})"));
+        }
         let times =
             texts(ctx, &format!("SELECT CAST(t AS VARCHAR) FROM (SELECT DISTINCT time AS t {cited}) ORDER BY t"))
                 .await?;
         let times: Vec<String> = times.iter().map(|t| format!("TIMESTAMP {}", literal(t))).collect();
         let (Some(first), Some(last)) = (times.first(), times.last()) else { continue };
+        filters.push(format!("time >= {first} AND time <= {last} AND time IN ({})", times.join(", ")));
         let listed = in_list(ctx, &format!("SELECT DISTINCT record_id {cited} ORDER BY 1")).await?;
+        filters.push(format!("record_id IN ({listed})"));
         parts.push(format!(
-            "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table}
-             WHERE time >= {first} AND time <= {last} AND time IN ({}) AND record_id IN ({listed})",
-            times.join(", ")
+            "SELECT record_id, '{table}' AS \"table\", time, source_file, raw FROM {table} WHERE {}",
+            filters.join(" AND ")
         ));
     }
     if parts.is_empty() {
@@ -284,16 +294,17 @@ async fn cited_records(
     crate::ask::rows(ctx, "cited records", &sql).await
 }
 
-/// Each subject table and the store table its rows come from.
-const SOURCES: [(&str, &str); 8] = [
-    ("subject_signins", "signins"),
-    ("subject_sp_signins", "service_principal_signins"),
-    ("subject_graph", "graph_activity"),
-    ("subject_azure", "azure_activity"),
-    ("subject_audits", "audits"),
-    ("subject_mailbox", "mailbox_activity"),
-    ("subject_mail", "message_trace"),
-    ("subject_risk", "risk_detections"),
+/// Each subject table, the store table its rows come from, and the column that names whose
+/// record it is (used to narrow the scan when every cited row has one).
+const SOURCES: [(&str, &str, &str); 8] = [
+    ("subject_signins", "signins", "user_principal_name"),
+    ("subject_sp_signins", "service_principal_signins", "service_principal_id"),
+    ("subject_graph", "graph_activity", "user_id"),
+    ("subject_azure", "azure_activity", "caller"),
+    ("subject_audits", "audits", "user_principal_name"),
+    ("subject_mailbox", "mailbox_activity", "user_principal_name"),
+    ("subject_mail", "message_trace", "sender_address"),
+    ("subject_risk", "risk_detections", "user_principal_name"),
 ];
 
 fn title(decision: &Decision, facts: &BTreeSet<String>, subject: &Subject) -> String {
