@@ -238,8 +238,8 @@ pub async fn build(ctx: &SessionContext, parts: Parts<'_>) -> Result<Report, Inv
 }
 
 /// The store's own rows for every record id that an evidence item or a timeline entry cites,
-/// in time order. The subject tables say which table and time each id has; the raw text is
-/// then read from the store within that time range only.
+/// in time order. The subject tables say which table, account and time each id has; the raw
+/// text is then read from the store's rows of those accounts at those times only.
 async fn cited_records(
     ctx: &SessionContext,
     answers: &[Answer],
@@ -471,4 +471,70 @@ fn short_hash(text: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Mailbox records as the store holds them: id, time, account (NULL where the export
+    /// named none), source file and raw text.
+    fn mailbox(rows: &[(&str, i64, Option<&str>)]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("record_id", DataType::Utf8, false),
+            Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new("user_principal_name", DataType::Utf8, true),
+            Field::new("source_file", DataType::Utf8, true),
+            Field::new("raw", DataType::Utf8, true),
+        ]);
+        let ids = StringArray::from_iter_values(rows.iter().map(|r| r.0));
+        let times = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC");
+        let owners: StringArray = rows.iter().map(|r| r.2).collect();
+        let files = StringArray::from_iter_values(rows.iter().map(|_| "ual.csv"));
+        let raw = StringArray::from_iter_values(rows.iter().map(|r| format!("{{\"Id\":\"{}\"}}", r.0)));
+        let columns = vec![
+            Arc::new(ids) as _,
+            Arc::new(times) as _,
+            Arc::new(owners) as _,
+            Arc::new(files) as _,
+            Arc::new(raw) as _,
+        ];
+        RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+    }
+
+    /// The ids `cited_records` returns when the subject table holds `subject` and the timeline
+    /// cites them all.
+    async fn cited(subject: &[(&str, i64, Option<&str>)]) -> Vec<String> {
+        const SECOND: i64 = 1_000_000;
+        let t = 1_773_000_000 * SECOND;
+        // Three records in the same second (another account's among them), one a second later.
+        let store =
+            [("r1", t, Some("ann@x")), ("r2", t, None), ("r3", t, Some("bob@x")), ("r4", t + SECOND, Some("ann@x"))];
+        let ctx = SessionContext::new();
+        ctx.register_batch("mailbox_activity", mailbox(&store)).unwrap();
+        ctx.register_batch("subject_mailbox", mailbox(subject)).unwrap();
+        let ids: Vec<&str> = subject.iter().map(|r| r.0).collect();
+        let timeline = json!({ "records": ids });
+        let records = cited_records(&ctx, &[], &[timeline.as_object().unwrap().clone()]).await.unwrap();
+        for r in &records {
+            assert_eq!(r["raw"], json!(format!("{{\"Id\":\"{}\"}}", r["record_id"].as_str().unwrap())), "{r:?}");
+        }
+        records.iter().map(|r| r["record_id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn cited_records_are_read_by_account_and_none_is_lost_for_want_of_one() {
+        let t = 1_773_000_000_000_000;
+        // Every cited record names its account: the scan narrows by it.
+        assert_eq!(cited(&[("r1", t, Some("ann@x")), ("r4", t + 1_000_000, Some("ann@x"))]).await, ["r1", "r4"]);
+        // One names none: it is found all the same, and nothing that was not cited is.
+        assert_eq!(cited(&[("r1", t, Some("ann@x")), ("r2", t, None)]).await, ["r1", "r2"]);
+    }
 }
