@@ -14,7 +14,10 @@
 //! | `severity` | text, optional | raises or lowers the rule's severity for this hit |
 //! | `mitre` | list of text, or text with commas, optional | this hit's techniques, for a rule that finds several kinds of thing |
 //!
-//! Parameters appear in the query as `{{name}}` and are replaced by SQL literals.
+//! Parameters appear in the query as `{{name}}` and are replaced by SQL literals. One more is
+//! given to every rule: `{{hash_seed}}`, a number drawn at random once per process, the seed of
+//! `keyed_hash` (a key carried as 8 bytes: an attacker who knew the seed could make a new
+//! agent's digest equal a known one's).
 //!
 //! With `language = "kql"` the query is KQL over Sentinel's tables (`sleuth_kql`), returning
 //! the same columns (`record_ids` a dynamic array, `make_list(Id)`); `now()` and `ago()` count
@@ -276,7 +279,7 @@ impl Rule {
         }
         let texts = rule.tables.iter().map(|t| &t.query).chain([&rule.query]);
         for name in texts.flat_map(|q| placeholders(q)) {
-            if !rule.parameters.contains_key(&name) {
+            if !rule.parameters.contains_key(&name) && name != HASH_SEED {
                 return Err(invalid(format!("the query uses {{{{{name}}}}}, which is not a parameter")));
             }
         }
@@ -318,7 +321,7 @@ impl Rule {
                 let value = overrides.get(name).unwrap_or(&parameter.default);
                 text = text.replace(&format!("{{{{{name}}}}}"), &value.to_sql());
             }
-            text
+            text.replace(&format!("{{{{{HASH_SEED}}}}}"), &hash_seed().to_string())
         };
         Ok(RuleSql {
             tables: self.tables.iter().map(|t| PreparedTable { query: fill(&t.query), ..t.clone() }).collect(),
@@ -326,6 +329,24 @@ impl Rule {
             language: self.language,
         })
     }
+}
+
+/// The placeholder every rule may use for `keyed_hash`'s seed.
+const HASH_SEED: &str = "hash_seed";
+
+/// A seed drawn once per process from the standard library's random hasher keys. It reaches
+/// a cluster's executors as a literal in the plan, so every one of them hashes alike. Results
+/// do not depend on it: digests are compared for equality only, and two texts of one account
+/// share a digest with a chance of about 2^-64 per pair.
+fn hash_seed() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x5eed);
+        // Non-negative: written as a plain literal, never as `-9223372036854775808`.
+        (hasher.finish() >> 1) as i64
+    })
 }
 
 fn placeholders(query: &str) -> Vec<String> {
@@ -461,6 +482,24 @@ min_failures = { default = 5, description = "d" }
         let view = Rule::parse(&view, "t.toml").unwrap().query_with(&BTreeMap::new()).unwrap();
         assert!(view.tables[0].view && !sql.tables[0].view);
         assert_eq!(view.single_statement(), sql.single_statement());
+    }
+
+    #[test]
+    fn every_rule_may_name_the_hash_seed_and_gets_one_number_per_process() {
+        let text = PREPARED
+            .replace("result_type >= {{min_failures}}", "keyed_hash({{hash_seed}}, user_agent) <> {{hash_seed}}");
+        let rule = Rule::parse(&text, "t.toml").unwrap();
+        let first = rule.query_with(&BTreeMap::new()).unwrap().tables[0].query.clone();
+        let seed = first.split_once("keyed_hash(").unwrap().1.split_once(',').unwrap().0;
+        assert!(seed.parse::<i64>().is_ok_and(|n| n >= 0), "{first}");
+        assert_eq!(
+            first,
+            format!("SELECT user_principal_name AS user FROM signins WHERE keyed_hash({seed}, user_agent) <> {seed}")
+        );
+        assert_eq!(rule.query_with(&BTreeMap::new()).unwrap().tables[0].query, first, "one seed per process");
+        // It is not a parameter: nothing overrides it.
+        let set = BTreeMap::from([("hash_seed".to_string(), Value::Integer(1))]);
+        assert!(rule.query_with(&set).is_err());
     }
 
     #[test]

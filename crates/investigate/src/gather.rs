@@ -724,6 +724,7 @@ fn valid(a: &StringArray, i: usize) -> Option<&str> {
 /// its row count.
 pub(crate) async fn materialise(ctx: &SessionContext, name: &str, sql: &str) -> Result<usize, InvestigateError> {
     let started = std::time::Instant::now();
+    tracing::trace!(table = name, sql, "gathering");
     let fail = |e| InvestigateError::query(name, e);
     let frame = sleuth_store::read_only(ctx, sql).await.map_err(fail)?.cache().await.map_err(fail)?;
     let rows = frame.clone().count().await.map_err(fail)?;

@@ -10,6 +10,11 @@
 //!   `ip_city`, `ip_latitude`, `ip_longitude`, `ip_accuracy_km`, `ip_asn`, `ip_org`.
 //! - `ip_in_cidr(ip, cidr)`: whether an address lies in a network (`10.0.0.0/8`, `2001:db8::/32`);
 //!   NULL when either is not an address or a network.
+//! - `keyed_hash(seed, text)`: a 64-bit digest of the text (xxh3) under `seed`, NULL for NULL:
+//!   a key that a sort or a window carries in 8 bytes instead of the text. Log text is the
+//!   attacker's, and a fast hash's collisions can be made when its seed is known: callers
+//!   give a seed drawn at random per run (the hunt's `{{hash_seed}}`), one literal that every
+//!   executor of a cluster sees alike.
 //! - `json_field(json, path)`: a field of a JSON text (the records' `raw`) as text, for the
 //!   fields the store keeps no column of: see [`json_field`] for how the path is found.
 //! - `ip_class(ip [, log_asn])`: reserved, tor_exit, vpn, secure_web_gateway, hosting,
@@ -68,6 +73,7 @@ pub fn all(intel: &Arc<SharedIntel>) -> Functions {
         simple("geo_distance_km", vec![DataType::Float64; 4], DataType::Float64, geo_distance_km),
         simple("ip_in_cidr", vec![DataType::Utf8, DataType::Utf8], DataType::Boolean, ip_in_cidr),
         simple("json_field", vec![DataType::Utf8, DataType::Utf8], DataType::Utf8, json_field_udf),
+        simple("keyed_hash", vec![DataType::Int64, DataType::Utf8], DataType::Int64, keyed_hash),
     ];
     scalar
         .extend(IpField::ALL.into_iter().map(|field| ScalarUDF::new_from_impl(IpFunction::new(field, intel.clone()))));
@@ -99,6 +105,18 @@ fn ua_class(args: &[ColumnarValue]) -> Result<ColumnarValue> {
         })
     })?;
     Ok(ColumnarValue::Array(Arc::new(StringArray::from(classes))))
+}
+
+fn keyed_hash(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let seeds = arrays[0].as_primitive::<Int64Type>();
+    let mut row = 0;
+    let digests = each_str(&arrays[1], |text| {
+        let seed = seeds.is_valid(row).then(|| seeds.value(row));
+        row += 1;
+        Some(xxhash_rust::xxh3::xxh3_64_with_seed(text?.as_bytes(), seed? as u64) as i64)
+    })?;
+    Ok(ColumnarValue::Array(Arc::new(Int64Array::from(digests))))
 }
 
 fn parse_ip(text: Option<&str>) -> Option<IpAddr> {
@@ -470,5 +488,24 @@ mod tests {
         open_wrappers(&mut row);
         assert_eq!(json_field(&row, "Name").as_deref(), Some("Suspicious inbox forwarding"));
         assert_eq!(json_field(&row, "Force").as_deref(), Some("True"));
+    }
+
+    #[tokio::test]
+    async fn keyed_hashes_are_equal_for_equal_text_under_one_seed_and_null_for_null() {
+        let ctx = SessionContext::new();
+        let Functions { scalar, .. } = all(&SharedIntel::for_dir("/nonexistent".as_ref()));
+        scalar.into_iter().for_each(|udf| ctx.register_udf(udf));
+        let sql = "SELECT keyed_hash(7, t) AS a, keyed_hash(7, t) AS b, keyed_hash(8, t) AS c, keyed_hash(7, u) AS d
+                   FROM (VALUES ('Mozilla/5.0', 'Mozilla/5.1'), ('', ''), (NULL, 'x'), ('x', 'x')) AS v(t, u)";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let column = |i: usize| batches[0].column(i).as_primitive::<Int64Type>().iter().collect::<Vec<_>>();
+        let (a, b, c, d) = (column(0), column(1), column(2), column(3));
+        assert_eq!(a, b, "the same text under the same seed");
+        assert_eq!(a[2], None, "NULL is no key");
+        assert!(a.iter().zip(&c).filter(|(a, _)| a.is_some()).all(|(a, c)| a != c), "another seed, other digests");
+        assert_ne!(a[0], d[0], "other text, another digest");
+        assert_eq!(a[1], d[1], "the empty text is a key like any other");
+        assert_eq!(a[3], d[3]);
+        assert_eq!(a[0], Some(xxhash_rust::xxh3::xxh3_64_with_seed(b"Mozilla/5.0", 7) as i64));
     }
 }
