@@ -265,6 +265,7 @@ pub fn files_under(dir: &Path, extensions: &[&str]) -> std::io::Result<Vec<std::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rule::Language;
 
     #[test]
     fn every_builtin_rule_parses_and_documents_itself() {
@@ -278,6 +279,18 @@ mod tests {
             }
             let file = BUILTIN.iter().find(|(_, text)| text.contains(&format!("id = \"{}\"", rule.id))).unwrap().0;
             assert_eq!(file, format!("{}.toml", rule.id), "a rule's file is named by its id");
+        }
+    }
+
+    /// What `sleuth rule ID --sql` prints must be one statement `sleuth sql` can run.
+    #[test]
+    fn every_builtin_sql_rule_folds_into_one_statement_that_parses() {
+        let catalog = Catalog::builtin();
+        for (rule, query) in catalog.enabled().into_iter().filter(|(r, _)| r.language == Language::Sql) {
+            let sql = query.single_statement();
+            let statements = datafusion::sql::parser::DFParser::parse_sql(&sql)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{sql}", rule.id));
+            assert_eq!(statements.len(), 1, "{}", rule.id);
         }
     }
 

@@ -247,9 +247,26 @@ impl RuleSql {
         let tables: Vec<String> =
             self.tables.iter().map(|t| format!("{} AS (\n{}\n)", t.name, t.query.trim())).collect();
         let query = self.query.trim();
-        match query.get(..5).filter(|w| w.eq_ignore_ascii_case("with ")) {
-            Some(_) => format!("WITH {},\n{}", tables.join(",\n"), query[5..].trim_start()),
-            None => format!("WITH {}\n{query}", tables.join(",\n")),
+        // A query of its own common table expressions joins them to the tables' list; its
+        // opening comments stay in front of them.
+        let (comments, body) = query.split_at(first_word(query));
+        let with = body.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("with"))
+            && body[4..].starts_with(|c: char| c.is_ascii_whitespace());
+        match with {
+            true => format!("WITH {},\n{comments}{}", tables.join(",\n"), body[4..].trim_start()),
+            false => format!("WITH {}\n{query}", tables.join(",\n")),
+        }
+    }
+}
+
+/// Where a query's first word starts, past blank space and `--` comment lines.
+fn first_word(query: &str) -> usize {
+    let mut rest = query;
+    loop {
+        let trimmed = rest.trim_start();
+        match trimmed.strip_prefix("--") {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, after)| after),
+            None => return query.len() - trimmed.len(),
         }
     }
 }
@@ -474,6 +491,13 @@ min_failures = { default = 5, description = "d" }
             with.single_statement(),
             format!("WITH busy_users AS (\n{table}\n),\na AS (SELECT 1) SELECT * FROM a")
         );
+        let commented = RuleSql { query: format!("-- first a, then b\n--\n{}", with.query), ..with.clone() };
+        assert_eq!(
+            commented.single_statement(),
+            format!("WITH busy_users AS (\n{table}\n),\n-- first a, then b\n--\na AS (SELECT 1) SELECT * FROM a")
+        );
+        let within = RuleSql { query: "-- no WITH here\nSELECT 'with x' FROM busy_users".into(), ..with.clone() };
+        assert_eq!(within.single_statement(), format!("WITH busy_users AS (\n{table}\n)\n{}", within.query));
         let bad = PREPARED.replace("name = \"busy_users\"", "name = \"Busy Users\"");
         assert!(Rule::parse(&bad, "t.toml").unwrap_err().to_string().contains("table \"Busy Users\""));
         let unknown = PREPARED.replace("{{min_failures}}", "{{nope}}");
