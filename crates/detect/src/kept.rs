@@ -91,6 +91,33 @@ fn write(path: &std::path::Path, kept: &Kept) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Re-keys the hunts kept for `before` (a digest from [`store_digest`]) to `store`'s present
+/// state, whose records are the same in another order: what `sleuth compact` leaves. Kept
+/// hunts of other states are left as they are; a file that cannot be read or written is
+/// skipped (the next investigation hunts again). Returns how many were carried over.
+pub fn carry_over(before: &str, store: &Store) -> usize {
+    let dir = store.derived_path("hunts");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+    let now = store_digest(store);
+    let mut carried = 0;
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let Ok(text) = std::fs::read(&path) else { continue };
+        let Ok(mut kept) = serde_json::from_slice::<Kept>(&text) else { continue };
+        if kept.format != FORMAT || kept.store != before {
+            continue;
+        }
+        kept.store.clone_from(&now);
+        match write(&path, &kept) {
+            Ok(()) => carried += 1,
+            Err(e) => tracing::warn!("could not carry the kept hunt {} over: {e}", path.display()),
+        }
+    }
+    carried
+}
+
 /// Leaves `written` and the newest other kept files of `dir`, [`KEEP`] in all, and no
 /// temporary file older than an hour (a writer that was killed).
 fn prune(dir: &std::path::Path, written: &std::path::Path) {
@@ -124,7 +151,8 @@ fn path(store: &Store, catalog: &Catalog) -> PathBuf {
     store.derived_path("hunts").join(format!("{}.json", digest(&text)))
 }
 
-fn store_digest(store: &Store) -> String {
+/// A digest of `store`'s committed state, as the kept hunts record it.
+pub fn store_digest(store: &Store) -> String {
     digest(&serde_json::to_vec(store.manifest()).expect("a manifest serialises"))
 }
 

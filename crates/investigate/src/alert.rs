@@ -326,8 +326,9 @@ pub async fn subjects(
             ),
             _ => String::new(),
         };
+        let by_address = crate::gather::signins_by_address(ctx)?;
         let sql = format!(
-            "SELECT lower(user_principal_name) FROM signins WHERE ip_address IN ({}) AND result_type = 0 AND user_principal_name IS NOT NULL {span}
+            "SELECT lower(user_principal_name) FROM {by_address} WHERE ip_address IN ({}) AND result_type = 0 AND user_principal_name IS NOT NULL {span}
              GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_ACCOUNTS_FROM_ADDRESSES}",
             list(&entities.ips)
         );

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::{max, min};
+use datafusion::arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -46,17 +48,7 @@ pub struct Ingest<'s> {
 
 impl<'s> Ingest<'s> {
     pub(crate) fn begin(store: &'s mut Store) -> Result<Self, StoreError> {
-        let lock_path = store.meta_dir().join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, e))?;
-        lock.try_lock().map_err(|_| StoreError::Busy(store.root().display().to_string()))?;
-        // Re-read under the lock: another writer may have committed since the store was opened.
-        store.reload()?;
-        remove_orphans(store.root(), store.manifest())?;
+        let lock = writer_lock(store)?;
         let mut seen = BTreeMap::new();
         for table in Table::ALL {
             seen.insert(table, existing_ids(store.root(), store.manifest().files(table.name()))?);
@@ -88,6 +80,13 @@ impl<'s> Ingest<'s> {
         for (table, writer) in std::mem::take(&mut self.writers) {
             let files = writer.finish()?;
             sync_dir(&self.store.root().join(table.name()))?;
+            if !files.is_empty() {
+                // A compaction's copies of the table no longer hold all its rows: dropped in
+                // this commit (their files are orphans), until the next compaction.
+                for layout in crate::LAYOUTS.iter().filter(|l| l.source == table && l.derived()) {
+                    manifest.tables.remove(layout.name);
+                }
+            }
             manifest.tables.entry(table.name().to_string()).or_default().extend(files);
         }
         crash_point("before-commit");
@@ -99,14 +98,20 @@ impl<'s> Ingest<'s> {
     }
 }
 
-/// Writes one table's new records into Parquet files.
-struct TableWriter {
-    table: Table,
+/// Writes one table's new records (or, for a compaction, its rows in a new order) into
+/// Parquet files.
+pub(crate) struct TableWriter {
+    /// The table's name: its folder, and the files' prefix in the manifest.
+    name: String,
+    schema: SchemaRef,
     dir: PathBuf,
     generation: u64,
-    batch: BatchBuilder,
+    /// Records not yet written (a writer of records; a compaction writes batches).
+    batch: Option<BatchBuilder>,
     file: Option<OpenFile>,
     done: Vec<DataFile>,
+    /// What the files are sorted by, recorded in the manifest.
+    sorted_by: Option<String>,
 }
 
 struct OpenFile {
@@ -119,15 +124,55 @@ struct OpenFile {
 }
 
 impl TableWriter {
-    fn new(table: Table, root: &Path, generation: u64) -> Self {
+    pub(crate) fn new(table: Table, root: &Path, generation: u64) -> Self {
+        let mut writer = TableWriter::for_batches(table.name(), crate::columns::schema(table), root, generation);
+        writer.batch = Some(BatchBuilder::new(table));
+        writer
+    }
+
+    /// A writer of batches of `schema` into the folder `name`.
+    pub(crate) fn for_batches(name: &str, schema: SchemaRef, root: &Path, generation: u64) -> Self {
         TableWriter {
-            table,
-            dir: root.join(table.name()),
+            name: name.to_string(),
+            schema,
+            dir: root.join(name),
             generation,
-            batch: BatchBuilder::new(table),
+            batch: None,
             file: None,
             done: Vec::new(),
+            sorted_by: None,
         }
+    }
+
+    /// Records `column` as the files' sort key (the caller writes rows in that order).
+    pub(crate) fn sorted_by(mut self, column: &str) -> Self {
+        self.sorted_by = Some(column.to_string());
+        self
+    }
+
+    /// Writes rows already in the table's schema, after any pending records.
+    pub(crate) fn push_batch(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.flush()?;
+        if self.file.is_none() {
+            self.file = Some(self.open()?);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        if let Some(time) = batch.column_by_name("time") {
+            let time = time.as_primitive::<TimestampMicrosecondType>();
+            if let (Some(lo), Some(hi)) = (min(time), max(time)) {
+                file.min_time = Some(file.min_time.map_or(lo, |m| m.min(lo)));
+                file.max_time = Some(file.max_time.map_or(hi, |m| m.max(hi)));
+            }
+        }
+        file.writer.write(batch)?;
+        file.rows += batch.num_rows() as u64;
+        if file.rows >= FILE_ROWS {
+            self.close()?;
+        }
+        Ok(())
     }
 
     fn push(&mut self, record: &Record) -> Result<(), StoreError> {
@@ -139,8 +184,9 @@ impl TableWriter {
             file.min_time = Some(file.min_time.map_or(t, |m| m.min(t)));
             file.max_time = Some(file.max_time.map_or(t, |m| m.max(t)));
         }
-        self.batch.push(record);
-        if self.batch.len() >= BATCH_ROWS {
+        let batch = self.batch.as_mut().expect("a writer of records");
+        batch.push(record);
+        if batch.len() >= BATCH_ROWS {
             self.flush()?;
         }
         Ok(())
@@ -160,11 +206,11 @@ impl TableWriter {
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_created_by(format!("sleuth {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer = ArrowWriter::try_new(file, crate::columns::schema(self.table), Some(props))?;
+        let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))?;
         Ok(OpenFile {
             writer,
             path,
-            relative: format!("{}/{name}", self.table.name()),
+            relative: format!("{}/{name}", self.name),
             rows: 0,
             min_time: None,
             max_time: None,
@@ -172,10 +218,9 @@ impl TableWriter {
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
-        if self.batch.len() == 0 {
+        let Some(batch) = self.batch.as_mut().filter(|b| b.len() > 0).map(BatchBuilder::finish) else {
             return Ok(());
-        }
-        let batch = self.batch.finish();
+        };
         let file = self.file.as_mut().expect("a file is open while rows are pending");
         file.writer.write(&batch)?;
         file.rows += batch.num_rows() as u64;
@@ -196,27 +241,46 @@ impl TableWriter {
             bytes,
             min_time: file.min_time,
             max_time: file.max_time,
+            sorted_by: self.sorted_by.clone(),
         });
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<DataFile>, StoreError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<DataFile>, StoreError> {
         self.flush()?;
         self.close()?;
         Ok(self.done)
     }
 }
 
+/// Takes the store's writer lock (one ingest or compaction at a time), re-reads the manifest
+/// under it (another writer may have committed since the store was opened) and removes what
+/// an interrupted writer left. The lock is held while the returned file is open.
+pub(crate) fn writer_lock(store: &mut Store) -> Result<File, StoreError> {
+    let lock_path = store.meta_dir().join("lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::io(&lock_path, e))?;
+    lock.try_lock().map_err(|_| StoreError::Busy(store.root().display().to_string()))?;
+    store.reload()?;
+    remove_orphans(store.root(), store.manifest())?;
+    Ok(lock)
+}
+
 /// Deletes Parquet files that no committed manifest lists: left by an ingest that was killed.
 fn remove_orphans(root: &Path, manifest: &Manifest) -> Result<(), StoreError> {
     let _ = fs::remove_file(root.join(crate::manifest::META_DIR).join("manifest.json.tmp"));
-    for table in Table::ALL {
-        let dir = root.join(table.name());
+    let derived = crate::LAYOUTS.iter().filter(|l| l.derived()).map(|l| l.name);
+    for table in Table::ALL.map(|t| t.name()).into_iter().chain(derived) {
+        let dir = root.join(table);
         let Ok(entries) = fs::read_dir(&dir) else { continue };
-        let live: HashSet<&str> = manifest.files(table.name()).iter().map(|f| f.path.as_str()).collect();
+        let live: HashSet<&str> = manifest.files(table).iter().map(|f| f.path.as_str()).collect();
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".parquet") && !live.contains(format!("{}/{name}", table.name()).as_str()) {
+            if name.ends_with(".parquet") && !live.contains(format!("{table}/{name}").as_str()) {
                 fs::remove_file(entry.path()).map_err(|e| StoreError::io(&entry.path(), e))?;
             }
         }

@@ -26,6 +26,7 @@
 //! ```
 
 mod columns;
+mod compact;
 pub mod functions;
 mod ingest;
 pub mod json;
@@ -38,6 +39,7 @@ mod window;
 use std::path::{Path, PathBuf};
 
 pub use columns::schema;
+pub use compact::{Budget, CompactStep, Compacted, Compaction, LAYOUTS, Layout, SIGNINS_BY_ADDRESS};
 pub use functions::register as register_functions;
 pub use ingest::{Ingest, IngestSummary};
 pub use load::{Loaded, Step, load};
@@ -53,7 +55,7 @@ pub enum StoreError {
     NotAStore(String),
     #[error("{0} is not empty and is not a Sleuth store: refusing to write into it")]
     NotEmpty(String),
-    #[error("another ingest is writing to {0}; try again when it has finished")]
+    #[error("another ingest or compaction is writing to {0}; try again when it has finished")]
     Busy(String),
     #[error("the store is damaged: {0}")]
     Corrupt(String),

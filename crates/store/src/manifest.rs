@@ -39,6 +39,10 @@ pub struct DataFile {
     /// in the file has a time).
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
+    /// The column the file's rows are sorted by, when a compaction wrote it (`sleuth
+    /// compact`); absent for files as ingest wrote them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted_by: Option<String>,
 }
 
 impl Manifest {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -49,19 +50,33 @@ impl Store {
                 ctx.register_table(table.name(), Arc::new(EmptyTable::new(schema)))?;
                 continue;
             }
-            let urls = files
-                .iter()
-                .map(|f| ListingTableUrl::parse(self.root().join(&f.path).to_string_lossy()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-            let config =
-                ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
-            ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
+            ctx.register_table(table.name(), self.listing(files, schema)?)?;
+        }
+        // A compaction's copies (`signins_by_address`), only while they hold their table's
+        // rows: a query that names one falls back to the table when it is absent.
+        for layout in crate::LAYOUTS.iter().filter(|l| l.derived()) {
+            let files = self.manifest().files(layout.name);
+            if !files.is_empty() {
+                ctx.register_table(layout.name, self.listing(files, layout.schema())?)?;
+            }
         }
         // The one statement Sleuth itself runs that is not a query.
         #[allow(clippy::disallowed_methods)]
         ctx.sql(IP_ADDRESSES).await?;
         Ok(ctx)
+    }
+}
+
+impl Store {
+    /// A table of the committed `files`.
+    fn listing(&self, files: &[crate::DataFile], schema: SchemaRef) -> Result<Arc<ListingTable>, StoreError> {
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(self.root().join(&f.path).to_string_lossy()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
+        Ok(Arc::new(ListingTable::try_new(config)?))
     }
 }
 

@@ -94,12 +94,35 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     .map_err(|e| write_error(e, &bar))?;
     let Loaded { reports, summary } = loaded;
     bar.finish_and_clear();
-    print_summary(&mut std::io::stdout().lock(), &args, &files, &reports, &summary, started.elapsed().as_secs_f64())?;
+    let mut out = std::io::stdout().lock();
+    print_summary(&mut out, &args, &files, &reports, &summary, started.elapsed().as_secs_f64())?;
+    suggest_compaction(&mut out, &store, &args)?;
     let troubled = reports.iter().any(|r| {
         matches!(r.status(), FileStatus::Partial | FileStatus::Failed | FileStatus::Unreadable | FileStatus::Empty)
     });
     let nothing = reports.iter().all(|r| r.total() == 0);
     Ok(if troubled || nothing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Rows out of their table's sort order from which `sleuth compact` is suggested: below it,
+/// reading a whole table takes a fraction of a second anyway.
+const SUGGEST_COMPACT_ROWS: u64 = 1 << 20;
+
+fn suggest_compaction(out: &mut impl Write, store: &Store, args: &IngestArgs) -> std::io::Result<()> {
+    for layout in sleuth_store::LAYOUTS.iter().filter(|l| !l.derived()) {
+        let (table, key) = (layout.name, layout.key());
+        let files = store.manifest().files(table);
+        let unsorted: u64 = files.iter().filter(|f| f.sorted_by.as_deref() != Some(key)).map(|f| f.rows).sum();
+        if unsorted >= SUGGEST_COMPACT_ROWS {
+            writeln!(
+                out,
+                "{unsorted} rows of {table} are not in {key} order: `sleuth compact --store {}` lets an \
+                 investigation read only its account's rows.",
+                visible(&args.store.display().to_string())
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn write_error(e: StoreError, bar: &ProgressBar) -> anyhow::Error {

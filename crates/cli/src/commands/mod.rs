@@ -2,6 +2,7 @@
 
 mod cluster;
 mod collect;
+mod compact;
 mod demo;
 mod feed;
 mod hunt;
@@ -27,13 +28,13 @@ use clap::{Parser, Subcommand};
 /// tools write.
 ///
 /// Start with `sleuth demo DIR` for a realistic tenant, `sleuth ingest DIR --store STORE` to
-/// load exports, then `sleuth tables`, `sleuth sql` and `sleuth kql` to look around; `sleuth intel update`
-/// installs the offline IP databases that `sleuth intel` and the SQL `ip_*` functions use;
-/// `sleuth hunt --store STORE` runs the detection rules (`sleuth rules`, Sigma rules too:
-/// `sleuth rules import`, `sleuth feed import`), and
-/// `sleuth investigate --store STORE --user UPN` investigates an account to a verdict;
-/// `sleuth serve --store STORE` opens the same work in a browser; `sleuth cluster` runs hunts
-/// and queries on a Ballista cluster.
+/// load exports (`sleuth compact` after a large one), then `sleuth tables`, `sleuth sql` and
+/// `sleuth kql` to look around; `sleuth intel update` installs the offline IP databases that
+/// `sleuth intel` and the SQL `ip_*` functions use; `sleuth hunt --store STORE` runs the
+/// detection rules (`sleuth rules`, Sigma rules too: `sleuth rules import`, `sleuth feed
+/// import`), and `sleuth investigate --store STORE --user UPN` investigates an account to a
+/// verdict; `sleuth serve --store STORE` opens the same work in a browser; `sleuth cluster`
+/// runs hunts and queries on a Ballista cluster.
 ///
 /// Queries over a store hold at most $SLEUTH_MEMORY_LIMIT of working memory each (512MiB,
 /// 4GiB, none; half the machine's memory unless set) and spill to $TMPDIR beyond it.
@@ -49,6 +50,7 @@ enum Command {
     Demo(demo::DemoArgs),
     Collect(collect::CollectArgs),
     Ingest(ingest::IngestArgs),
+    Compact(compact::CompactArgs),
     Hunt(hunt::HuntArgs),
     Investigate(investigate::InvestigateArgs),
     Report(report::ReportArgs),
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Collect(args) => collect::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Compact(args) => compact::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Investigate(args) => investigate::run(args),
         Command::Report(args) => report::run(args),

@@ -46,7 +46,15 @@ pub fn run(args: TablesArgs) -> anyhow::Result<ExitCode> {
             };
             match rows {
                 0 => writeln!(out, "  empty: none of the exports ingested hold this log")?,
-                _ => writeln!(out, "  {rows} rows in {} files; {range}", files.len())?,
+                _ => {
+                    let order = match files[0].sorted_by.as_deref() {
+                        Some(key) if files.iter().all(|f| f.sorted_by.as_deref() == Some(key)) => {
+                            format!(", in {key} order")
+                        }
+                        _ => String::new(),
+                    };
+                    writeln!(out, "  {rows} rows in {} files{order}; {range}", files.len())?
+                }
             }
         }
         for c in table.columns() {

@@ -199,3 +199,73 @@ fn queries_spill_beyond_the_memory_limit_and_name_it_when_they_cannot() {
     assert_eq!(code, 2);
     assert!(err.contains("SLEUTH_MEMORY_LIMIT=\"lots\""), "{err}");
 }
+
+/// A JSON output without the fields that time the run.
+fn untimed(json: &str) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("millis");
+                map.remove("metrics");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+    strip(&mut v);
+    v
+}
+
+#[test]
+fn a_compaction_changes_no_answer_and_a_crash_in_it_loses_nothing() {
+    let demo = demo();
+    let t = temp();
+    let store = t.path().join("s");
+    copy_dir(&demo.store, &store);
+    let s = path(&store);
+    let hunt = || {
+        let (code, out, err) = run(&["hunt", "--store", s, "--min-severity", "low", "--format", "json"]);
+        assert!(code == 0 || code == 1, "{err}");
+        untimed(&out)
+    };
+    let investigate = |user: &str| {
+        let (code, out, err) = run(&["investigate", "--store", s, "--user", user, "--format", "json"]);
+        assert!(code == 0 || code == 1, "{err}");
+        untimed(&out)
+    };
+    let users = ["david.vargas@northwind.example", "kira.ekstrom@northwind.example"];
+    let (hunted, investigated) = (hunt(), users.map(investigate));
+    let totals = count(&store, TOTALS);
+
+    let out =
+        sleuth().args(["compact", "--store", s]).env("SLEUTH_TEST_CRASH_AT", "compact-before-commit").output().unwrap();
+    assert!(!out.status.success(), "the crash hook did not fire");
+    assert_eq!(count(&store, TOTALS), totals);
+    assert!(parquet_files(&store) > manifest_files(&store), "the crashed compaction wrote no files");
+
+    // A small memory limit: the sign-ins are sorted in several buckets.
+    let out = sleuth().args(["compact", "--store", s]).env("SLEUTH_MEMORY_LIMIT", "128MiB").output().unwrap();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rows rewritten in user_principal_name order"), "{out}");
+    assert!(out.contains("signins_by_address: ") && out.contains("rows rewritten in ip_address order"), "{out}");
+    assert!(out.contains("The kept hunt still holds"), "{out}");
+    // The crashed run's files and the replaced ones are gone; the index is beside the tables.
+    assert_eq!(parquet_files(&store) + count_files(&store, "signins_by_address"), manifest_files(&store));
+    let (_, tables, _) = run(&["tables", "--store", s, "--table", "signins"]);
+    assert!(tables.contains("files, in user_principal_name order"), "{tables}");
+
+    assert_eq!(count(&store, TOTALS), totals);
+    assert_eq!(users.map(investigate), investigated, "an investigation changed with the order of the rows");
+    assert_eq!(hunt(), hunted, "the hunt changed with the order of the rows");
+
+    let (code, again, _) = run(&["compact", "--store", s]);
+    assert_eq!(code, 0);
+    assert!(again.contains("already in user_principal_name order; nothing to do"), "{again}");
+}
+
+fn count_files(store: &Path, table: &str) -> usize {
+    std::fs::read_dir(store.join(table)).map(|d| d.count()).unwrap_or(0)
+}
