@@ -1,6 +1,7 @@
 //! Compaction: the sign-ins rewritten in account order, so that reading one account's history
 //! (an investigation, the workbench's account page) decodes a few row groups instead of
-//! every file.
+//! every file; and the columns read by address written again in address order
+//! ([`SIGNINS_BY_ADDRESS`]).
 //!
 //! Ingest writes records in the order the exports hold them, by time: a row group of 128 K
 //! sign-ins holds a few rows of every account, and Parquet's statistics prune nothing for
@@ -8,14 +9,15 @@
 //! account, then time, then record id; each row group's minimum and maximum account bound a
 //! narrow range, and DataFusion skips the rest by their statistics.
 //!
-//! Memory is bounded by the bucket size, not by the table: one pass counts the rows of each
-//! account (the distinct accounts are held, about 100 bytes each), and cuts the sorted
-//! accounts into buckets of about [`Budget::bucket_bytes`] of decoded rows; a second pass
-//! reads the table once and routes each row to its bucket's spill files (Arrow IPC, LZ4, in
+//! Memory is bounded by the bucket size and the distinct keys, not by the rows: one pass counts
+//! the rows of each key (the distinct keys are held, about 100 bytes each: 36,600 accounts are
+//! nothing, tens of millions of distinct addresses would be gigabytes), and cuts the sorted
+//! keys into buckets of about [`Budget::bucket_bytes`] of decoded rows; a second pass reads
+//! the table once and routes each row to its bucket's spill files (Arrow IPC, LZ4, in
 //! `_sleuth/compact/`), holding at most that much pending at a time; a third sorts one bucket
-//! at a time and writes it. One account with more rows than a bucket holds is a bucket of its
-//! own, written as routed, each piece in time order. Disk: the spill files (about the size of
-//! the table's Parquet), then the new files beside the old until the commit.
+//! at a time and writes it. One key with more rows than a bucket holds is a bucket of its
+//! own, written as routed, each piece in the order after the key. Disk: the spill files (about
+//! the size of the table's Parquet), then the new files beside the old until the commit.
 //!
 //! The commit is the ingest's: new files under a new generation, the manifest replaced
 //! atomically, under the writer lock. A crash before it leaves the store as it was (the next
