@@ -22,8 +22,9 @@
 //! The commit is the ingest's: new files under a new generation, the manifest replaced
 //! atomically, under the writer lock. A crash before it leaves the store as it was (the next
 //! writer removes the new files as orphans); after it, the old files are orphans in turn.
-//! The same data gives the same row order whatever the budget: only where the files and row
-//! groups are cut changes.
+//! The same store and budget give the same files. Another budget cuts files and row groups
+//! elsewhere, and may order a large account's rows piece by piece rather than as a whole;
+//! no query's answer depends on either.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
