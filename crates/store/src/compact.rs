@@ -24,7 +24,7 @@
 //! writer removes the new files as orphans); after it, the old files are orphans in turn.
 //! The same store and budget give the same files. Another budget cuts files and row groups
 //! elsewhere, and may order a large account's rows piece by piece rather than as a whole;
-//! no query's answer depends on either.
+//! Sleuth's hunts and reports do not depend on either (their queries order what they return).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
