@@ -39,7 +39,7 @@ use datafusion::arrow::ipc::CompressionType;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use sleuth_ingest::Table;
 
 use crate::ingest::{TableWriter, writer_lock};
@@ -300,19 +300,21 @@ fn count_keys(files: &[PathBuf], schema: &Schema, key: &str) -> Result<(HashMap<
     let (mut nulls, mut bytes, mut rows) = (0u64, 0usize, 0usize);
     for path in files {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let metadata = ArrowReaderMetadata::load(&file, Default::default())?;
+        let reader = |columns: &mut dyn Iterator<Item = &str>| -> Result<_, StoreError> {
+            let file = file.try_clone().map_err(|e| StoreError::io(path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns);
+            Ok(builder.with_projection(mask).with_batch_size(READ_ROWS).build()?)
+        };
         // The decoded size of a row: from the file's first batch of the layout's columns
         // (Parquet's own sizes are of dictionary-encoded pages, a fraction of Arrow's).
-        let sample = File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let sampler = ParquetRecordBatchReaderBuilder::try_new(sample)?;
-        let mask = ProjectionMask::columns(sampler.parquet_schema(), schema.fields().iter().map(|f| f.name().as_str()));
-        if let Some(batch) = sampler.with_projection(mask).with_batch_size(READ_ROWS).build()?.next() {
+        if let Some(batch) = reader(&mut schema.fields().iter().map(|f| f.name().as_str()))?.next() {
             let batch = batch?;
             bytes += batch.get_array_memory_size();
             rows += batch.num_rows();
         }
-        let mask = ProjectionMask::columns(builder.parquet_schema(), [key]);
-        for batch in builder.with_projection(mask).with_batch_size(READ_ROWS).build()? {
+        for batch in reader(&mut std::iter::once(key))? {
             let batch = batch?;
             let column = batch.column(0).as_string::<i32>();
             for value in column.iter() {

@@ -123,6 +123,14 @@ struct OpenFile {
     max_time: Option<i64>,
 }
 
+impl OpenFile {
+    /// Widens the file's time range to take in `lo..=hi`.
+    fn saw(&mut self, lo: i64, hi: i64) {
+        self.min_time = Some(self.min_time.map_or(lo, |m| m.min(lo)));
+        self.max_time = Some(self.max_time.map_or(hi, |m| m.max(hi)));
+    }
+}
+
 impl TableWriter {
     pub(crate) fn new(table: Table, root: &Path, generation: u64) -> Self {
         let mut writer = TableWriter::for_batches(table.name(), crate::columns::schema(table), root, generation);
@@ -163,8 +171,7 @@ impl TableWriter {
         if let Some(time) = batch.column_by_name("time") {
             let time = time.as_primitive::<TimestampMicrosecondType>();
             if let (Some(lo), Some(hi)) = (min(time), max(time)) {
-                file.min_time = Some(file.min_time.map_or(lo, |m| m.min(lo)));
-                file.max_time = Some(file.max_time.map_or(hi, |m| m.max(hi)));
+                file.saw(lo, hi);
             }
         }
         file.writer.write(batch)?;
@@ -181,8 +188,7 @@ impl TableWriter {
         }
         let file = self.file.as_mut().expect("opened above");
         if let Some(t) = record.time().map(|t| t.timestamp_micros()) {
-            file.min_time = Some(file.min_time.map_or(t, |m| m.min(t)));
-            file.max_time = Some(file.max_time.map_or(t, |m| m.max(t)));
+            file.saw(t, t);
         }
         let batch = self.batch.as_mut().expect("a writer of records");
         batch.push(record);
