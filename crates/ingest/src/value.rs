@@ -1,6 +1,6 @@
 //! A record's JSON as the normalisers read it: a tree that borrows its names and strings from
-//! the record's text wherever the text holds them unescaped, with objects that find a name by
-//! binary search over a sorted index.
+//! the record's text wherever the text holds them unescaped, with objects that find a name
+//! through a hash index of their members.
 //!
 //! `serde_json::Value` with `preserve_order` (which the rest of the workspace relies on for the
 //! order of its own output) allocates every name and string and hashes every name with SipHash,
@@ -15,6 +15,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -35,12 +41,20 @@ pub enum Value<'a> {
 /// Objects at most this long are searched name by name; longer ones through their index.
 const LINEAR: usize = 8;
 
-/// A JSON object: its members in the order written, and their positions sorted by name.
+/// A JSON object: its members in the order written, and their positions by name's hash.
 #[derive(Debug, Clone, Default)]
 pub struct Map<'a> {
     entries: Vec<(Cow<'a, str>, Value<'a>)>,
-    /// Positions in `entries`, ordered by name ([`by_length`]); empty for short objects.
-    sorted: Vec<u32>,
+    /// Positions in `entries`, found by the hash of their name ([`name_hash`]); empty for
+    /// short objects.
+    index: HashTable<u32>,
+}
+
+/// The hash of a member name. Seeded once per process, so that a record cannot be written to
+/// make its names collide.
+fn name_hash(name: &str) -> u64 {
+    static STATE: LazyLock<RandomState> = LazyLock::new(RandomState::default);
+    STATE.hash_one(name)
 }
 
 impl PartialEq for Map<'_> {
@@ -111,46 +125,52 @@ impl<'a> Map<'a> {
     /// An object of these members in this order; a name given twice keeps its first place
     /// and its last value.
     pub fn from_entries(entries: Vec<(Cow<'a, str>, Value<'a>)>) -> Self {
-        let mut map = Map { entries, sorted: Vec::new() };
+        let mut map = Map { entries, index: HashTable::new() };
         map.index();
         map
     }
 
-    /// Sorts the positions by name, and merges names written twice.
+    /// Indexes the members by name, and merges names written twice.
     fn index(&mut self) {
-        self.sorted.clear();
+        self.index.clear();
         if self.entries.len() <= LINEAR {
             if has_duplicates_linear(&self.entries) {
                 self.merge_duplicates_linear();
             }
             return;
         }
-        let mut sorted: Vec<u32> = (0..self.entries.len() as u32).collect();
-        // Stable: a name's positions stay in the order written.
-        sorted.sort_by(|&a, &b| by_length(&self.entries[a as usize].0, &self.entries[b as usize].0));
-        if sorted.windows(2).any(|w| self.entries[w[0] as usize].0 == self.entries[w[1] as usize].0) {
-            self.merge_duplicates(&sorted);
-            return self.index();
+        let Map { entries, index } = self;
+        index.reserve(entries.len(), |&i| name_hash(&entries[i as usize].0));
+        // (first place, a later place) for every name written again.
+        let mut repeats = Vec::new();
+        for (i, (name, _)) in entries.iter().enumerate() {
+            let found = index.entry(
+                name_hash(name),
+                |&j| entries[j as usize].0 == *name,
+                |&j| name_hash(&entries[j as usize].0),
+            );
+            match found {
+                Entry::Occupied(first) => repeats.push((*first.get() as usize, i)),
+                Entry::Vacant(slot) => {
+                    slot.insert(i as u32);
+                }
+            }
         }
-        self.sorted = sorted;
+        if !repeats.is_empty() {
+            self.merge_duplicates(&repeats);
+            self.index();
+        }
     }
 
     /// A name written twice (or more) keeps its first place and gets its last value; the
-    /// others go. In one pass over the sorted positions: an object of a hundred thousand
-    /// members, some repeated (a hostile record within the record limit), costs a sort.
-    fn merge_duplicates(&mut self, sorted: &[u32]) {
+    /// others go. In one pass over the repeats, in the order written: an object of a hundred
+    /// thousand members, some repeated (a hostile record within the record limit), costs what
+    /// indexing it does.
+    fn merge_duplicates(&mut self, repeats: &[(usize, usize)]) {
         let mut gone = vec![false; self.entries.len()];
-        let name = |i: &u32| &self.entries[*i as usize].0;
-        let mut moves = Vec::new();
-        for run in sorted.chunk_by(|a, b| name(a) == name(b)).filter(|run| run.len() > 1) {
-            let (first, last) = (run[0] as usize, run[run.len() - 1] as usize);
-            moves.push((first, last));
-            for &i in &run[1..] {
-                gone[i as usize] = true;
-            }
-        }
-        for (first, last) in moves {
-            self.entries[first].1 = std::mem::take(&mut self.entries[last].1);
+        for &(first, later) in repeats {
+            self.entries[first].1 = std::mem::take(&mut self.entries[later].1);
+            gone[later] = true;
         }
         let mut i = 0;
         self.entries.retain(|_| {
@@ -172,13 +192,10 @@ impl<'a> Map<'a> {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        if self.sorted.is_empty() {
+        if self.index.is_empty() {
             return self.entries.iter().position(|(k, _)| k == name);
         }
-        self.sorted
-            .binary_search_by(|&i| by_length(&self.entries[i as usize].0, name))
-            .ok()
-            .map(|i| self.sorted[i] as usize)
+        self.index.find(name_hash(name), |&i| self.entries[i as usize].0 == name).map(|&i| i as usize)
     }
 
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
@@ -221,7 +238,7 @@ impl<'a> Map<'a> {
     pub fn into_owned(self) -> Map<'static> {
         Map {
             entries: self.entries.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
-            sorted: self.sorted,
+            index: self.index,
         }
     }
 }
@@ -239,13 +256,6 @@ impl<'a> std::ops::Index<&str> for Value<'a> {
     fn index(&self, name: &str) -> &Value<'a> {
         self.as_object().and_then(|m| m.get(name)).unwrap_or(&Value::Null)
     }
-}
-
-/// The index's order: by length, then by bytes. Most comparisons in a search end at the
-/// length, without reading the names (byte order alone spent more time comparing than the
-/// rest of the lookup).
-fn by_length(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 fn has_duplicates_linear(entries: &[(Cow<'_, str>, Value<'_>)]) -> bool {
@@ -419,14 +429,15 @@ mod tests {
     #[test]
     fn finds_names_in_short_and_long_objects_and_keeps_the_last_of_a_name_given_twice() {
         let long: String = (0..40).map(|i| format!("\"name{i}\":{i}")).collect::<Vec<_>>().join(",");
-        let text = format!("{{{long},\"name7\":\"last\"}}");
+        let text = format!("{{{long},\"name7\":\"second\",\"name7\":\"last\"}}");
         let value = parse(&text).unwrap();
         let map = value.as_object().unwrap();
         assert_eq!(map.len(), 40);
         assert_eq!(map.get("name39"), Some(&Value::Number(39.into())));
         assert_eq!(map.get("name7").and_then(Value::as_str), Some("last"));
         assert_eq!(map.keys().nth(7), Some("name7"));
-        assert!(map.get("name40").is_none() && map.get("").is_none());
+        assert!(map.get("name40").is_none() && map.get("").is_none() && map.get("Name7").is_none());
+        assert_eq!(value.to_string(), theirs(&text));
 
         let short = parse(r#"{"b":1,"a":2}"#).unwrap();
         assert_eq!(short.as_object().unwrap().get("a"), Some(&Value::Number(2.into())));
