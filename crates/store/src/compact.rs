@@ -143,8 +143,11 @@ pub enum CompactStep<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compacted {
     pub table: &'static str,
+    /// The table its rows come from: itself, or the table a derived layout copies.
+    pub source: &'static str,
     pub key: &'static str,
     pub rows: u64,
+    /// The source's files the rows were read from.
     pub files_before: usize,
     pub files_after: usize,
     /// The buckets the rows were sorted in (zero when nothing was rewritten).
@@ -181,9 +184,10 @@ impl Store {
                 || sources.is_empty();
             let mut report = Compacted {
                 table: layout.name,
+                source: layout.source.name(),
                 key: layout.key(),
                 rows,
-                files_before: present.len(),
+                files_before: sources.len(),
                 files_after: present.len(),
                 buckets: 0,
                 already,
@@ -242,11 +246,16 @@ fn sort_table(
     let mut router = Router::new(spill, schema.clone(), buckets.len(), budget.bucket_bytes);
     for path in files {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| StoreError::data_file(path, e))?;
         let columns = schema.fields().iter().map(|f| f.name().as_str());
         let mask = ProjectionMask::columns(builder.parquet_schema(), columns);
-        for batch in builder.with_projection(mask).with_batch_size(READ_ROWS).build()? {
-            let batch = batch?;
+        for batch in builder
+            .with_projection(mask)
+            .with_batch_size(READ_ROWS)
+            .build()
+            .map_err(|e| StoreError::data_file(path, e))?
+        {
+            let batch = batch.map_err(|e| StoreError::data_file(path, e))?;
             let rows = batch.num_rows() as u64;
             router.route(&batch, key, &buckets)?;
             progress(CompactStep::Rows(rows));
@@ -258,8 +267,8 @@ fn sort_table(
         let mut pieces = Vec::new();
         for path in paths {
             let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-            for batch in FileReader::try_new(BufReader::new(file), None)? {
-                pieces.push(batch?);
+            for batch in FileReader::try_new(BufReader::new(file), None).map_err(|e| StoreError::data_file(path, e))? {
+                pieces.push(batch.map_err(|e| StoreError::data_file(path, e))?);
             }
         }
         let rows: u64 = pieces.iter().map(|b| b.num_rows() as u64).sum();
@@ -300,22 +309,23 @@ fn count_keys(files: &[PathBuf], schema: &Schema, key: &str) -> Result<(HashMap<
     let (mut nulls, mut bytes, mut rows) = (0u64, 0usize, 0usize);
     for path in files {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let metadata = ArrowReaderMetadata::load(&file, Default::default())?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| StoreError::data_file(path, e))?;
         let reader = |columns: &mut dyn Iterator<Item = &str>| -> Result<_, StoreError> {
             let file = file.try_clone().map_err(|e| StoreError::io(path, e))?;
             let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
             let mask = ProjectionMask::columns(builder.parquet_schema(), columns);
-            Ok(builder.with_projection(mask).with_batch_size(READ_ROWS).build()?)
+            builder.with_projection(mask).with_batch_size(READ_ROWS).build().map_err(|e| StoreError::data_file(path, e))
         };
         // The decoded size of a row: from the file's first batch of the layout's columns
         // (Parquet's own sizes are of dictionary-encoded pages, a fraction of Arrow's).
         if let Some(batch) = reader(&mut schema.fields().iter().map(|f| f.name().as_str()))?.next() {
-            let batch = batch?;
+            let batch = batch.map_err(|e| StoreError::data_file(path, e))?;
             bytes += batch.get_array_memory_size();
             rows += batch.num_rows();
         }
         for batch in reader(&mut std::iter::once(key))? {
-            let batch = batch?;
+            let batch = batch.map_err(|e| StoreError::data_file(path, e))?;
             let column = batch.column(0).as_string::<i32>();
             for value in column.iter() {
                 match value {

@@ -300,10 +300,10 @@ fn existing_ids(root: &Path, files: &[DataFile]) -> Result<HashSet<u128>, StoreE
     for data in files {
         let path = root.join(&data.path);
         let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| StoreError::data_file(&path, e))?;
         let mask = ProjectionMask::columns(builder.parquet_schema(), ["record_id"]);
-        for batch in builder.with_projection(mask).build()? {
-            let batch = batch?;
+        for batch in builder.with_projection(mask).build().map_err(|e| StoreError::data_file(&path, e))? {
+            let batch = batch.map_err(|e| StoreError::data_file(&path, e))?;
             let column = batch.column(0).as_string::<i32>();
             for i in 0..column.len() {
                 if column.is_valid(i) {

@@ -59,6 +59,11 @@ pub enum StoreError {
     Busy(String),
     #[error("the store is damaged: {0}")]
     Corrupt(String),
+    #[error(
+        "{path}: cannot be read ({detail}): a data file of the store is damaged; restore it from a \
+         backup, or ingest the exports again into a new store"
+    )]
+    DataFile { path: PathBuf, detail: String },
     #[error(transparent)]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error(transparent)]
@@ -74,6 +79,11 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         StoreError::Io { path: path.to_path_buf(), source }
+    }
+
+    /// A store's Parquet file (or a compaction's spill file) that does not read, by name.
+    pub(crate) fn data_file(path: &Path, error: impl std::fmt::Display) -> Self {
+        StoreError::DataFile { path: path.to_path_buf(), detail: error.to_string() }
     }
 }
 

@@ -67,11 +67,17 @@ pub fn run(args: CompactArgs) -> anyhow::Result<ExitCode> {
     for t in &compaction.tables {
         if t.already {
             writeln!(out, "{}: {} rows already in {} order; nothing to do.", t.table, t.rows, t.key)?;
-        } else {
+        } else if t.source == t.table {
             writeln!(
                 out,
                 "{}: {} rows rewritten in {} order: {} files into {} (sorted in {} buckets).",
                 t.table, t.rows, t.key, t.files_before, t.files_after, t.buckets
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{}: {} rows of {} written in {} order: {} files (sorted in {} buckets).",
+                t.table, t.rows, t.source, t.key, t.files_after, t.buckets
             )?;
         }
     }

@@ -250,7 +250,10 @@ fn a_compaction_changes_no_answer_and_a_crash_in_it_loses_nothing() {
     let (code, out, err) = decode(out);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rows rewritten in user_principal_name order"), "{out}");
-    assert!(out.contains("signins_by_address: ") && out.contains("rows rewritten in ip_address order"), "{out}");
+    assert!(
+        out.contains("signins_by_address: ") && out.contains("rows of signins written in ip_address order"),
+        "{out}"
+    );
     // The demo store keeps a hunt per catalog that other tests hunted it with: one or more.
     assert!(out.contains("The kept hunt") && out.contains("for the same records"), "{out}");
     // The crashed run's files and the replaced ones are gone; the index is beside the tables.
@@ -269,4 +272,27 @@ fn a_compaction_changes_no_answer_and_a_crash_in_it_loses_nothing() {
 
 fn count_files(store: &Path, table: &str) -> usize {
     std::fs::read_dir(store.join(table)).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn a_damaged_data_file_is_named_by_the_ingest_and_the_compaction_that_read_it() {
+    let demo = demo();
+    let t = temp();
+    let store = t.path().join("s");
+    copy_dir(&demo.store, &store);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("_sleuth/manifest.json")).unwrap()).unwrap();
+    let relative = m["tables"]["signins"][0]["path"].as_str().unwrap().to_string();
+    let damaged = store.join(&relative);
+    // Half a file: its footer (and the metadata in it) is gone.
+    let bytes = std::fs::read(&damaged).unwrap();
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    for args in [
+        vec!["ingest", path(&demo.dir.join("risk")), "--store", path(&store)],
+        vec!["compact", "--store", path(&store)],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(&relative) && err.contains("damaged"), "{args:?}: {err}");
+    }
 }
