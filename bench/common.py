@@ -20,6 +20,14 @@ def measured(cmd, ok=(0, 1), env=None):
     """Runs cmd (with `env` added to the environment); returns (seconds, peak RSS in MiB,
     stdout). Peak memory comes from wait4; the output goes to temporary files, so a child that
     writes a lot never blocks on a full pipe."""
+    seconds, _, rss, stdout = measured_with_cpu(cmd, ok, env)
+    return seconds, rss, stdout
+
+
+def measured_with_cpu(cmd, ok=(0, 1), env=None):
+    """As `measured`, with the CPU-seconds (user and system, from wait4) after the wall time:
+    (seconds, cpu_seconds, peak RSS in MiB, stdout). On a shared machine whose speed drifts
+    between runs, work per CPU-second compares two programs more steadily than wall time."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
@@ -31,7 +39,7 @@ def measured(cmd, ok=(0, 1), env=None):
     code = os.waitstatus_to_exitcode(status)
     if code not in ok:
         sys.exit(f"{cmd[0]} failed ({code}):\n{stdout}\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024, stdout
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
 
 
 def duckdb_python():
